@@ -1,0 +1,143 @@
+package bridge
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+)
+
+// Options tune a bridged backend.
+type Options struct {
+	// SerializeWrites makes writers take an in-process lock, one writer at a
+	// time: a write statement outside a transaction holds it for the
+	// statement, a transaction that may write holds it from BEGIN to its end.
+	// SQLite needs this: its own busy handler polls and cannot resolve two
+	// deferred transactions that both want to write.
+	SerializeWrites bool
+	// LockTimeout is how long a writer waits for the lock before failing with
+	// 55P03. Zero means 5 seconds.
+	LockTimeout time.Duration
+}
+
+// startTime answers pg_postmaster_start_time().
+var startTime = time.Now()
+
+// DefaultLockTimeout is Options.LockTimeout's default.
+const DefaultLockTimeout = 5 * time.Second
+
+// Backend serves PostgreSQL sessions from a database/sql pool.
+type Backend struct {
+	db      *sql.DB
+	dialect Dialect
+	lock    chan struct{} // nil unless SerializeWrites
+	opts    Options
+
+	mu      sync.Mutex
+	version string // the data source's version, once known
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// New returns a bridge over db. The Backend owns db and closes it.
+func New(db *sql.DB, d Dialect, opts Options) *Backend {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	b := &Backend{db: db, dialect: d, opts: opts}
+	if opts.SerializeWrites {
+		b.lock = make(chan struct{}, 1)
+	}
+	return b
+}
+
+// DB returns the pool, for dialect-specific tests and tools.
+func (b *Backend) DB() *sql.DB { return b.db }
+
+// Ping checks the data source with a real round trip.
+func (b *Backend) Ping(ctx context.Context) error {
+	if err := b.db.PingContext(ctx); err != nil {
+		return b.dialect.Error(err)
+	}
+	return nil
+}
+
+// Describe names the data source and its version.
+func (b *Backend) Describe(ctx context.Context) (string, error) {
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		return "", b.dialect.Error(err)
+	}
+	defer conn.Close()
+	v, err := b.dialect.Version(ctx, conn)
+	if err != nil {
+		return "", b.dialect.Error(err)
+	}
+	return b.dialect.Name() + " " + v, nil
+}
+
+// Close closes the pool.
+func (b *Backend) Close() error { return b.db.Close() }
+
+// acquire takes the writer lock, waiting at most LockTimeout.
+func (b *Backend) acquire(ctx context.Context) error {
+	if b.lock == nil {
+		return nil
+	}
+	select {
+	case b.lock <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(b.opts.LockTimeout)
+	defer t.Stop()
+	select {
+	case b.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return pgcode.WithHint(pgcode.LockNotAvailable,
+			fmt.Sprintf("could not obtain the write lock within %s: another session is writing", b.opts.LockTimeout),
+			"Another client holds an open transaction that writes; retry when it has committed.")
+	}
+}
+
+func (b *Backend) release() {
+	if b.lock != nil {
+		<-b.lock
+	}
+}
+
+// Open starts a client session on a connection of its own.
+func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
+	set, err := startupSettings(p)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := b.db.Conn(ctx)
+	if err != nil {
+		e := b.dialect.Error(err)
+		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("could not open %s for database %q: %s", b.dialect.Name(), p.Database, e.Message)}
+	}
+	return newSession(b, conn, p, set, b.sourceVersion(ctx, conn)), nil
+}
+
+// sourceVersion asks the data source for its version once.
+func (b *Backend) sourceVersion(ctx context.Context, conn *sql.Conn) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.version == "" {
+		v, err := b.dialect.Version(ctx, conn)
+		if err != nil {
+			return "unknown"
+		}
+		b.version = v
+	}
+	return b.version
+}

@@ -1,0 +1,39 @@
+package bridge
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+)
+
+// A Dialect is what differs between the data sources behind the bridge. The
+// protocol state machine, transactions, session settings and value encoding
+// are the bridge's; a dialect only adapts SQL text, types and errors.
+type Dialect interface {
+	// Name is the data source's product name for version() and logs ("SQLite").
+	Name() string
+	// Version returns the data source's version string.
+	Version(ctx context.Context, conn *sql.Conn) (string, error)
+	// Rewrite adapts a client statement's $n placeholders for the driver.
+	// order lists, for each placeholder in the result, the 1-based client
+	// parameter it takes; nil means the arguments are passed as they are.
+	Rewrite(query string) (out string, order []int)
+	// Columns describes the result columns of query without running it;
+	// it returns no columns for a statement that returns no rows.
+	Columns(ctx context.Context, conn *sql.Conn, query string) ([]Column, error)
+	// TypeOID maps a declared column type (as the driver reports it) to a
+	// PostgreSQL type OID; 0 means the column is typed by its values.
+	TypeOID(dbType string) uint32
+	// Error maps a driver error to the nearest PostgreSQL error.
+	Error(err error) *pgcode.Error
+	// BeginSQL is the statement that starts a transaction. write is true
+	// when the transaction may write (not READ ONLY).
+	BeginSQL(write bool) string
+}
+
+// Column is a result column as a dialect describes it.
+type Column struct {
+	Name   string
+	DBType string // declared type, "" for expressions
+}

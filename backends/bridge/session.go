@@ -1,0 +1,929 @@
+package bridge
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/internal/sqltext"
+)
+
+// stmtKind says who answers a statement: the data source or the bridge.
+type stmtKind int
+
+const (
+	kindEmpty   stmtKind = iota
+	kindQuery            // data source, returns rows
+	kindExec             // data source, returns a row count
+	kindTx               // transaction control: the bridge drives the data source
+	kindSet              // SET / RESET: session settings, answered by the bridge
+	kindShow             // SHOW: answered by the bridge
+	kindFunc             // SELECT version(), current_user, ...: answered by the bridge
+	kindDiscard          // DISCARD ALL
+)
+
+// stmt is a parsed statement: the unnamed one, a named prepared one, or one
+// statement of a simple Query.
+type stmt struct {
+	text      string // as the client sent it
+	query     string // rewritten for the data source
+	order     []int
+	info      sqltext.Info
+	kind      stmtKind
+	paramOIDs []uint32
+	set       sqltext.Set
+	show      string
+	funcs     []funcCol
+}
+
+// portal is a bound statement, possibly half-read (Execute with a row limit).
+type portal struct {
+	st       *stmt
+	args     []any
+	formats  []int16 // Bind's result format codes
+	src      rowSource
+	cols     []outCol
+	resolved bool // cols known (and, for Describe, sent)
+	sent     int64
+	done     bool
+	stop     context.CancelFunc // ends the cursor's context
+}
+
+type outCol struct {
+	name   string
+	oid    uint32
+	format int16
+}
+
+// Session is one client's session on a bridged backend. It implements
+// PostgreSQL's protocol semantics over database/sql: simple and extended
+// query, implicit and explicit transactions with the I/T/E status,
+// savepoints, session settings and portals.
+type Session struct {
+	b       *Backend
+	d       Dialect
+	conn    *sql.Conn
+	p       backends.SessionParams
+	version string
+	set     *settings
+	enc     encoder
+	m       *pgtype.Map
+
+	tx        byte // 'I', 'T' or 'E'
+	implicit  bool // the open transaction is implicit (multi-statement Query or extended batch)
+	locked    bool // this session holds the backend's writer lock
+	discard   bool // extended protocol: an error occurred, skip until Sync
+	stmts     map[string]*stmt
+	portals   map[string]*portal
+	rowBuf    []byte   // reused for every DataRow: Writer.Send encodes before returning
+	spans     [][2]int // value offsets into rowBuf
+	rowValues [][]byte
+}
+
+func newSession(b *Backend, conn *sql.Conn, p backends.SessionParams, set *settings, version string) *Session {
+	m := pgtype.NewMap()
+	return &Session{
+		b: b, d: b.dialect, conn: conn, p: p, version: version, set: set,
+		m: m, enc: encoder{m: m, floatDigit: set.floatDigits()},
+		tx: 'I', stmts: map[string]*stmt{}, portals: map[string]*portal{},
+	}
+}
+
+// startupSettings applies the client's startup parameters as session
+// defaults, as PostgreSQL does: they behave like SET, and RESET returns to
+// them. An unknown parameter is FATAL 42704, as in PostgreSQL.
+func startupSettings(p backends.SessionParams) (*settings, error) {
+	over := map[string]string{"session_authorization": p.User}
+	apply := func(name, value string) error {
+		key := strings.ToLower(name)
+		g, known := gucs[key]
+		if !known && !strings.Contains(key, ".") {
+			return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.UndefinedObject,
+				Message: fmt.Sprintf("unrecognized configuration parameter %q", key)}
+		}
+		if known && g.check != nil {
+			v, err := g.check(value)
+			if err != nil {
+				return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.InvalidParameterValue,
+					Message: fmt.Sprintf("invalid value for parameter %q: %q", key, value), Hint: err.Error()}
+			}
+			value = v
+		}
+		if known && g.fixed {
+			return nil // PostgreSQL ignores attempts to set these at startup
+		}
+		over[key] = value
+		return nil
+	}
+	for k, v := range p.Options {
+		switch {
+		case k == "options":
+			opts, err := parseOptions(v)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range opts {
+				if err := apply(o[0], o[1]); err != nil {
+					return nil, err
+				}
+			}
+		case k == "replication":
+			return nil, pgcode.Fatal(pgcode.FeatureNotSupported, "replication connections are not supported by xconnproxy")
+		case strings.HasPrefix(k, "_pq_."):
+			// protocol extensions: none supported, none required
+		default:
+			if err := apply(k, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return newSettings(over), nil
+}
+
+// parseOptions reads the startup "options" parameter: command-line switches
+// "-c name=value" and "--name=value", with backslash escaping spaces.
+func parseOptions(s string) ([][2]string, error) {
+	var words []string
+	var cur strings.Builder
+	esc, have := false, false
+	for _, r := range s {
+		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\':
+			esc, have = true, true
+		case r == ' ' || r == '\t':
+			if have {
+				words = append(words, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		words = append(words, cur.String())
+	}
+	var out [][2]string
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		switch {
+		case w == "-c" && i+1 < len(words):
+			i++
+			w = words[i]
+		case strings.HasPrefix(w, "-c"):
+			w = w[2:]
+		case strings.HasPrefix(w, "--"):
+			w = w[2:]
+		default:
+			return nil, pgcode.Fatal(pgcode.FeatureNotSupported,
+				fmt.Sprintf("unsupported command-line option %q in startup options", w))
+		}
+		name, value, ok := strings.Cut(w, "=")
+		if !ok {
+			return nil, pgcode.Fatal(pgcode.SyntaxError, fmt.Sprintf("-c %s requires a value", name))
+		}
+		out = append(out, [2]string{strings.ReplaceAll(name, "-", "_"), value})
+	}
+	return out, nil
+}
+
+// Parameters returns the 13 ParameterStatus values PostgreSQL 15 reports.
+func (s *Session) Parameters() []backends.Param {
+	ch := s.set.changed()
+	out := make([]backends.Param, len(ch))
+	for i, c := range ch {
+		out[i] = backends.Param{Name: c.name, Value: c.value}
+	}
+	return out
+}
+
+// TxStatus reports the transaction status.
+func (s *Session) TxStatus() byte { return s.tx }
+
+// Close rolls back what is open and returns the connection to the pool.
+func (s *Session) Close() error {
+	for name := range s.portals {
+		s.closePortal(name)
+	}
+	ctx := context.Background()
+	if s.tx != 'I' {
+		_, _ = s.conn.ExecContext(ctx, "ROLLBACK")
+	}
+	s.unlock()
+	return s.conn.Close()
+}
+
+func (s *Session) unlock() {
+	if s.locked {
+		s.locked = false
+		s.b.release()
+	}
+}
+
+// Handle processes one frontend message.
+func (s *Session) Handle(ctx context.Context, msg pgproto3.FrontendMessage, w backends.Writer) error {
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		return s.simpleQuery(ctx, m.String, w)
+	case *pgproto3.Sync:
+		return s.sync(ctx, w)
+	case *pgproto3.Flush:
+		return nil
+	}
+	if s.discard {
+		return nil // after an error, the extended protocol ignores messages until Sync
+	}
+	var err error
+	switch m := msg.(type) {
+	case *pgproto3.Parse:
+		err = s.parse(m, w)
+	case *pgproto3.Bind:
+		err = s.bind(m, w)
+	case *pgproto3.Describe:
+		err = s.describe(ctx, m, w)
+	case *pgproto3.Execute:
+		err = s.executeMsg(ctx, m, w)
+	case *pgproto3.Close:
+		err = s.closeMsg(m, w)
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		return nil // no COPY is in progress: PostgreSQL ignores these too
+	case *pgproto3.FunctionCall:
+		err = pgcode.New(pgcode.FeatureNotSupported, "the function call protocol is not supported")
+	default:
+		return pgcode.Fatal(pgcode.ProtocolViolation, fmt.Sprintf("unexpected message %T", msg))
+	}
+	if err != nil {
+		return s.fail(ctx, err, w, true)
+	}
+	return nil
+}
+
+// fail reports a statement error to the client and moves the transaction
+// state as PostgreSQL does: an implicit transaction is rolled back, an
+// explicit one becomes failed ('E'). Errors that are not *pgcode.Error
+// are connection failures and end the session.
+func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extended bool) error {
+	pe := s.mapError(ctx, err)
+	if pe.Fatal() {
+		return pe
+	}
+	if err := w.Send(pe.Response()); err != nil {
+		return err
+	}
+	if extended {
+		s.discard = true
+	}
+	switch {
+	case s.implicit:
+		s.endTx(ctx, false)
+	case s.tx == 'T':
+		s.tx = 'E'
+	}
+	return nil
+}
+
+func (s *Session) mapError(ctx context.Context, err error) *pgcode.Error {
+	var pe *pgcode.Error
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.Is(err, context.DeadlineExceeded):
+		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
+	}
+	return s.d.Error(err)
+}
+
+// stmtCtx bounds one statement by statement_timeout.
+func (s *Session) stmtCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := s.set.statementTimeout(); d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+func (s *Session) readyForQuery(w backends.Writer) error {
+	s.enc.floatDigit = s.set.floatDigits()
+	for _, c := range s.set.changed() {
+		if err := w.Send(&pgproto3.ParameterStatus{Name: c.name, Value: c.value}); err != nil {
+			return err
+		}
+	}
+	return w.Send(&pgproto3.ReadyForQuery{TxStatus: s.tx})
+}
+
+// prepare classifies a statement and decides who answers it.
+func (s *Session) prepare(text string, paramOIDs []uint32) *stmt {
+	st := &stmt{text: text, info: sqltext.Classify(text)}
+	n := max(len(paramOIDs), st.info.Params)
+	st.paramOIDs = make([]uint32, n)
+	copy(st.paramOIDs, paramOIDs)
+	switch {
+	case st.info.Command == "":
+		st.kind = kindEmpty
+	case st.info.Tx.Op != sqltext.TxNone:
+		st.kind = kindTx
+	default:
+		if set, ok := sqltext.ParseSet(text); ok {
+			st.kind, st.set = kindSet, set
+		} else if name, ok := sqltext.ParseShow(text); ok {
+			st.kind, st.show = kindShow, name
+		} else if st.info.Command == "DISCARD ALL" {
+			st.kind = kindDiscard
+		} else if fc, ok := parseFuncSelect(text); ok {
+			st.kind, st.funcs = kindFunc, fc
+		} else if returnsRows(st.info) {
+			st.kind = kindQuery
+		} else {
+			st.kind = kindExec
+		}
+	}
+	if st.kind == kindQuery || st.kind == kindExec {
+		st.query, st.order = s.d.Rewrite(text)
+	}
+	return st
+}
+
+func returnsRows(info sqltext.Info) bool {
+	if info.Returning {
+		return true
+	}
+	switch info.Command {
+	case "SELECT", "VALUES", "TABLE", "EXPLAIN", "PRAGMA", "SHOW", "DESCRIBE", "DESC":
+		return true
+	}
+	return false
+}
+
+// --- simple query -------------------------------------------------------
+
+func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Writer) error {
+	s.discard = false
+	// A simple Query destroys the unnamed statement and portal.
+	delete(s.stmts, "")
+	s.closePortal("")
+	parts := sqltext.Split(text)
+	if len(parts) == 0 {
+		if err := w.Send(&pgproto3.EmptyQueryResponse{}); err != nil {
+			return err
+		}
+		return s.readyForQuery(w)
+	}
+	multi := len(parts) > 1
+	for _, part := range parts {
+		st := s.prepare(part, nil)
+		if s.tx == 'I' && multi && st.kind != kindTx {
+			// Several statements in one Query run in one implicit transaction.
+			if err := s.beginImplicit(ctx, true); err != nil {
+				if err := s.fail(ctx, err, w, false); err != nil {
+					return err
+				}
+				break
+			}
+		}
+		p := &portal{st: st}
+		err := s.run(ctx, p, 0, true, w)
+		p.close()
+		if err != nil {
+			if err := s.fail(ctx, err, w, false); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if s.implicit {
+		if err := s.endTx(ctx, true); err != nil {
+			if err := s.fail(ctx, err, w, false); err != nil {
+				return err
+			}
+		}
+	}
+	return s.readyForQuery(w)
+}
+
+// --- extended query -----------------------------------------------------
+
+func (s *Session) parse(m *pgproto3.Parse, w backends.Writer) error {
+	if m.Name != "" {
+		if _, ok := s.stmts[m.Name]; ok {
+			return pgcode.New(pgcode.DuplicatePreparedStatement, fmt.Sprintf("prepared statement %q already exists", m.Name))
+		}
+	}
+	parts := sqltext.Split(m.Query)
+	if len(parts) > 1 {
+		return pgcode.New(pgcode.SyntaxError, "cannot insert multiple commands into a prepared statement")
+	}
+	text := ""
+	if len(parts) == 1 {
+		text = parts[0]
+	}
+	s.stmts[m.Name] = s.prepare(text, m.ParameterOIDs)
+	return w.Send(&pgproto3.ParseComplete{})
+}
+
+func (s *Session) bind(m *pgproto3.Bind, w backends.Writer) error {
+	st, ok := s.stmts[m.PreparedStatement]
+	if !ok {
+		return pgcode.New(pgcode.InvalidSQLStatementName, fmt.Sprintf("prepared statement %q does not exist", m.PreparedStatement))
+	}
+	if m.DestinationPortal != "" {
+		if _, ok := s.portals[m.DestinationPortal]; ok {
+			return pgcode.New(pgcode.DuplicateCursor, fmt.Sprintf("portal %q already exists", m.DestinationPortal))
+		}
+	} else {
+		s.closePortal("")
+	}
+	if len(m.Parameters) != len(st.paramOIDs) {
+		return pgcode.New(pgcode.ProtocolViolation, fmt.Sprintf(
+			"bind message supplies %d parameters, but prepared statement %q requires %d",
+			len(m.Parameters), m.PreparedStatement, len(st.paramOIDs)))
+	}
+	nf := len(m.ParameterFormatCodes)
+	if nf > 1 && nf != len(m.Parameters) {
+		return pgcode.New(pgcode.ProtocolViolation, fmt.Sprintf(
+			"bind message has %d parameter formats but %d parameters", nf, len(m.Parameters)))
+	}
+	args := make([]any, len(m.Parameters))
+	for i, raw := range m.Parameters {
+		format := textFormat
+		if nf == 1 {
+			format = m.ParameterFormatCodes[0]
+		} else if nf > 1 {
+			format = m.ParameterFormatCodes[i]
+		}
+		v, err := decodeParam(s.m, st.paramOIDs[i], format, raw, i+1)
+		if err != nil {
+			return err
+		}
+		args[i] = v
+	}
+	s.portals[m.DestinationPortal] = &portal{st: st, args: args, formats: m.ResultFormatCodes}
+	return w.Send(&pgproto3.BindComplete{})
+}
+
+func (s *Session) describe(ctx context.Context, m *pgproto3.Describe, w backends.Writer) error {
+	if m.ObjectType == 'S' {
+		st, ok := s.stmts[m.Name]
+		if !ok {
+			return pgcode.New(pgcode.InvalidSQLStatementName, fmt.Sprintf("prepared statement %q does not exist", m.Name))
+		}
+		if err := w.Send(&pgproto3.ParameterDescription{ParameterOIDs: st.paramOIDs}); err != nil {
+			return err
+		}
+		cols, err := s.statementColumns(ctx, st)
+		if err != nil {
+			return err
+		}
+		return s.sendRowDescription(cols, w)
+	}
+	p, ok := s.portals[m.Name]
+	if !ok {
+		return pgcode.New(pgcode.InvalidCursorName, fmt.Sprintf("portal %q does not exist", m.Name))
+	}
+	if err := s.resolvePortal(ctx, p); err != nil {
+		return err
+	}
+	return s.sendRowDescription(p.cols, w)
+}
+
+// statementColumns describes a prepared statement's result without running
+// it. Expression columns, whose type SQLite only knows from their values,
+// are described as text here; the portal's description is exact.
+func (s *Session) statementColumns(ctx context.Context, st *stmt) ([]outCol, error) {
+	switch st.kind {
+	case kindShow, kindFunc:
+		src, err := s.staticRows(st)
+		if err != nil {
+			return nil, err
+		}
+		return src.columns(), nil
+	case kindQuery:
+	default:
+		return nil, nil
+	}
+	cols, err := s.d.Columns(ctx, s.conn, st.query)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]outCol, len(cols))
+	for i, c := range cols {
+		oid := s.d.TypeOID(c.DBType)
+		if oid == 0 {
+			oid = pgtype.TextOID
+		}
+		out[i] = outCol{name: c.Name, oid: oid}
+	}
+	return out, nil
+}
+
+func (s *Session) sendRowDescription(cols []outCol, w backends.Writer) error {
+	if cols == nil {
+		return w.Send(&pgproto3.NoData{})
+	}
+	fields := make([]pgproto3.FieldDescription, len(cols))
+	for i, c := range cols {
+		fields[i] = pgproto3.FieldDescription{
+			Name: []byte(c.name), DataTypeOID: c.oid, DataTypeSize: typeSize(c.oid),
+			TypeModifier: -1, Format: c.format,
+		}
+	}
+	return w.Send(&pgproto3.RowDescription{Fields: fields})
+}
+
+func (s *Session) executeMsg(ctx context.Context, m *pgproto3.Execute, w backends.Writer) error {
+	p, ok := s.portals[m.Portal]
+	if !ok {
+		return pgcode.New(pgcode.InvalidCursorName, fmt.Sprintf("portal %q does not exist", m.Portal))
+	}
+	if s.tx == 'I' && needsTx(p.st) {
+		// PostgreSQL commits an extended-protocol batch at Sync, so the
+		// writes of one batch succeed or fail together.
+		if err := s.beginImplicit(ctx, true); err != nil {
+			return err
+		}
+	}
+	return s.run(ctx, p, int64(m.MaxRows), false, w)
+}
+
+// needsTx reports whether a statement executed outside a transaction must
+// open the implicit one.
+func needsTx(st *stmt) bool {
+	return (st.kind == kindExec || st.kind == kindQuery) && !st.info.ReadOnly
+}
+
+func (s *Session) closeMsg(m *pgproto3.Close, w backends.Writer) error {
+	if m.ObjectType == 'S' {
+		delete(s.stmts, m.Name)
+	} else {
+		s.closePortal(m.Name)
+	}
+	return w.Send(&pgproto3.CloseComplete{})
+}
+
+func (s *Session) sync(ctx context.Context, w backends.Writer) error {
+	s.discard = false
+	if s.implicit {
+		if err := s.endTx(ctx, true); err != nil {
+			if err := s.fail(ctx, err, w, false); err != nil {
+				return err
+			}
+		}
+	}
+	if s.tx == 'I' {
+		// Portals live until the end of their transaction.
+		for name := range s.portals {
+			s.closePortal(name)
+		}
+	}
+	return s.readyForQuery(w)
+}
+
+func (s *Session) closePortal(name string) {
+	if p, ok := s.portals[name]; ok {
+		p.close()
+		delete(s.portals, name)
+	}
+}
+
+func (p *portal) close() {
+	if p.src != nil {
+		_ = p.src.close()
+		p.src = nil
+	}
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+}
+
+// --- execution ----------------------------------------------------------
+
+// run executes a portal: up to maxRows rows (0 = all). simple says the
+// RowDescription goes out first, as in the simple protocol.
+func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool, w backends.Writer) error {
+	st := p.st
+	if s.tx == 'E' && !(st.kind == kindTx && (st.info.Tx.Op == sqltext.TxRollback ||
+		st.info.Tx.Op == sqltext.TxCommit || st.info.Tx.Op == sqltext.TxRollbackTo)) {
+		return pgcode.New(pgcode.InFailedSQLTransaction,
+			"current transaction is aborted, commands ignored until end of transaction block")
+	}
+	switch st.kind {
+	case kindEmpty:
+		return w.Send(&pgproto3.EmptyQueryResponse{})
+	case kindTx:
+		tag, err := s.txControl(ctx, st, w)
+		if err != nil {
+			return err
+		}
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	case kindSet:
+		if err := s.applySet(st.set); err != nil {
+			return err
+		}
+		tag := "SET"
+		if st.set.Reset {
+			tag = "RESET"
+		}
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	case kindDiscard:
+		if s.tx != 'I' && !s.implicit {
+			return pgcode.New(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
+		}
+		s.set.resetAll()
+		for name := range s.portals {
+			s.closePortal(name)
+		}
+		clear(s.stmts)
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("DISCARD ALL")})
+	case kindExec:
+		return s.exec(ctx, p, w)
+	}
+	// Row-returning statements.
+	if p.done {
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(st.info, 0))})
+	}
+	if simple && !p.resolved {
+		if err := s.resolvePortal(ctx, p); err != nil {
+			return err
+		}
+		if len(p.cols) > 0 {
+			if err := s.sendRowDescription(p.cols, w); err != nil {
+				return err
+			}
+		}
+	} else if err := s.resolvePortal(ctx, p); err != nil {
+		return err
+	}
+	return s.stream(ctx, p, maxRows, w)
+}
+
+// resolvePortal opens the portal's row source, if it has rows, and fixes its
+// column types and formats.
+func (s *Session) resolvePortal(ctx context.Context, p *portal) error {
+	if p.resolved {
+		return nil
+	}
+	st := p.st
+	var err error
+	switch st.kind {
+	case kindQuery:
+		err = s.openRows(ctx, p)
+	case kindShow, kindFunc:
+		p.src, err = s.staticRows(st)
+	default:
+		p.resolved = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cols := p.src.columns()
+	if len(cols) == 0 {
+		p.cols = nil
+		p.resolved = true
+		return nil
+	}
+	switch len(p.formats) {
+	case 0:
+	case 1:
+		for i := range cols {
+			cols[i].format = p.formats[0]
+		}
+	case len(cols):
+		for i := range cols {
+			cols[i].format = p.formats[i]
+		}
+	default:
+		return pgcode.New(pgcode.ProtocolViolation, fmt.Sprintf(
+			"bind message has %d result formats but query has %d columns", len(p.formats), len(cols)))
+	}
+	for _, c := range cols {
+		if c.format != textFormat && c.format != binaryFormat {
+			return pgcode.New(pgcode.ProtocolViolation, fmt.Sprintf("unsupported format code: %d", c.format))
+		}
+	}
+	p.cols = cols
+	p.resolved = true
+	return nil
+}
+
+// openRows runs a row-returning statement on the data source. The cursor
+// outlives this message (Execute with a row limit leaves it open), so it runs
+// under a context of its own that the caller's cancellation reaches only
+// while a message is being handled.
+func (s *Session) openRows(ctx context.Context, p *portal) error {
+	if err := s.lockForAutocommit(ctx, p.st); err != nil {
+		return err
+	}
+	cctx, cancel := s.stmtCtx(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	args, err := s.args(p)
+	if err != nil {
+		cancel()
+		return err
+	}
+	rows, err := s.conn.QueryContext(cctx, p.st.query, args...)
+	if err != nil {
+		cancel()
+		s.unlockAutocommit()
+		return err
+	}
+	src, err := newSQLRows(rows, s.d)
+	if err != nil {
+		cancel()
+		s.unlockAutocommit()
+		return err
+	}
+	p.src, p.stop = src, cancel
+	return nil
+}
+
+// args orders a portal's arguments for the driver.
+func (s *Session) args(p *portal) ([]any, error) {
+	if p.st.order == nil {
+		return p.args, nil
+	}
+	out := make([]any, len(p.st.order))
+	for i, n := range p.st.order {
+		if n < 1 || n > len(p.args) {
+			return nil, pgcode.New(pgcode.UndefinedObject, fmt.Sprintf("there is no parameter $%d", n))
+		}
+		out[i] = p.args[n-1]
+	}
+	return out, nil
+}
+
+// stream sends up to maxRows rows (0 = all) of an open portal.
+func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backends.Writer) error {
+	if p.src == nil {
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if p.stop != nil {
+			p.stop()
+		}
+	})
+	defer stop()
+	var n int64
+	for {
+		if maxRows > 0 && n == maxRows {
+			more, err := p.src.more()
+			if err != nil {
+				return err
+			}
+			if more {
+				return w.Send(&pgproto3.PortalSuspended{})
+			}
+			break
+		}
+		vals, err := p.src.next()
+		if err != nil {
+			return err
+		}
+		if vals == nil {
+			break
+		}
+		if err := s.sendRow(p.cols, vals, w); err != nil {
+			return err
+		}
+		n++
+	}
+	p.sent += n
+	p.done = true
+	err := p.src.close()
+	p.src = nil
+	s.unlockAutocommit()
+	if err != nil {
+		return err
+	}
+	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+}
+
+func (s *Session) sendRow(cols []outCol, vals []any, w backends.Writer) error {
+	if s.rowBuf == nil {
+		// Never nil: an empty non-NULL value must be a non-nil empty slice.
+		s.rowBuf = make([]byte, 0, 512)
+	}
+	buf, spans := s.rowBuf[:0], s.spans[:0]
+	for i, c := range cols {
+		if vals[i] == nil {
+			spans = append(spans, [2]int{-1, -1})
+			continue
+		}
+		start := len(buf)
+		var err error
+		if buf, err = s.enc.appendValue(buf, c.oid, c.format, vals[i]); err != nil {
+			return fmt.Errorf("column %q: %w", c.name, err)
+		}
+		spans = append(spans, [2]int{start, len(buf)})
+	}
+	if cap(s.rowValues) < len(cols) {
+		s.rowValues = make([][]byte, len(cols))
+	}
+	out := s.rowValues[:len(cols)]
+	// Slice only now: buf may have moved while it grew.
+	for i, sp := range spans {
+		if sp[0] < 0 {
+			out[i] = nil
+		} else {
+			out[i] = buf[sp[0]:sp[1]:sp[1]]
+		}
+	}
+	s.rowBuf, s.spans = buf, spans
+	return w.Send(&pgproto3.DataRow{Values: out})
+}
+
+// exec runs a statement that returns a count.
+func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error {
+	if p.done {
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(execTag(p.st.info, 0))})
+	}
+	if err := s.lockForAutocommit(ctx, p.st); err != nil {
+		return err
+	}
+	defer s.unlockAutocommit()
+	args, err := s.args(p)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := s.stmtCtx(ctx)
+	defer cancel()
+	res, err := s.conn.ExecContext(cctx, p.st.query, args...)
+	if err != nil {
+		return err
+	}
+	var n int64
+	if hasCount(p.st.info.Tag) {
+		n, _ = res.RowsAffected()
+	}
+	p.done = true
+	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(execTag(p.st.info, n))})
+}
+
+// lockForAutocommit takes the writer lock for a write outside any
+// transaction; inside one, the transaction already holds it.
+func (s *Session) lockForAutocommit(ctx context.Context, st *stmt) error {
+	if s.tx != 'I' || s.locked || st.info.ReadOnly {
+		return nil
+	}
+	if err := s.b.acquire(ctx); err != nil {
+		return err
+	}
+	s.locked = s.b.lock != nil
+	return nil
+}
+
+func (s *Session) unlockAutocommit() {
+	if s.tx == 'I' {
+		s.unlock()
+	}
+}
+
+func hasCount(cmd string) bool {
+	switch cmd {
+	case "INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "COPY", "MOVE", "FETCH":
+		return true
+	}
+	return false
+}
+
+// execTag writes a command tag as PostgreSQL does (protocol section 55.7,
+// CommandComplete): the tag words, then the row count for the commands that
+// carry one (INSERT's has the historical OID 0 first).
+func execTag(info sqltext.Info, n int64) string {
+	tag := info.Tag
+	if tag == "" {
+		tag = info.Command
+	}
+	switch tag {
+	case "INSERT":
+		return "INSERT 0 " + strconv.FormatInt(n, 10)
+	case "UPDATE", "DELETE", "MERGE", "SELECT", "COPY", "MOVE", "FETCH":
+		return tag + " " + strconv.FormatInt(n, 10)
+	}
+	return tag
+}
+
+// rowTag is the tag of a statement that returned n rows; statements
+// PostgreSQL has no tag for (SQLite's PRAGMA) report SELECT n.
+func rowTag(info sqltext.Info, n int64) string {
+	switch info.Tag {
+	case "INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "EXPLAIN", "SHOW":
+		return execTag(info, n)
+	}
+	return "SELECT " + strconv.FormatInt(n, 10)
+}

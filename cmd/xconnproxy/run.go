@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/xconnproxy/xconnproxy/proxy"
+	"github.com/xconnproxy/xconnproxy/routing"
+	"github.com/xconnproxy/xconnproxy/secrets"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1 // the proxy could not start, or check found a failing connection
+	exitUsage  = 2
+)
+
+func run(ctx context.Context, args []string, e env) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(e.stdout, "xconnproxy %s\n", Version)
+		return exitOK
+	case "help":
+		usage(e.stdout)
+		return exitOK
+	case "serve", "check":
+	default:
+		fmt.Fprintf(e.stderr, "xconnproxy: unknown command %q\n", cmd)
+		usage(e.stderr)
+		return exitUsage
+	}
+	fv, rest, err := parseFlags(cmd, args, e.stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(e.stderr, "xconnproxy %s: unexpected arguments %q\n", cmd, rest)
+		return exitUsage
+	}
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: secretsFiles(fv, e), Home: e.home, Dir: e.dir, LookupEnv: e.lookup})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "xconnproxy: %v\n", err)
+		return exitFailed
+	}
+	st, err := resolve(fv, e, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "xconnproxy: %v\n", err)
+		return exitFailed
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: st.LogLevel}))
+	reg := routing.New(cfg, routing.Options{LookupEnv: e.lookup, Logger: logger})
+	defer reg.Close()
+	if cmd == "check" {
+		return check(ctx, reg, e.stdout)
+	}
+	return serve(ctx, st, cfg, reg, logger, e)
+}
+
+func serve(ctx context.Context, st settings, cfg *secrets.Config, reg *routing.Registry, log *slog.Logger, e env) int {
+	if len(cfg.Loaded) == 0 {
+		log.Warn("no secrets file found; every database name will be unknown", "searched", cfg.Files)
+	}
+	for _, name := range cfg.Names() {
+		if err, bad := cfg.Invalid[name]; bad {
+			log.Error("connection is misconfigured; clients asking for it get an error", "connection", name, "err", err)
+		}
+	}
+	srv, err := proxy.New(proxy.Config{
+		Router: reg, Logger: log,
+		StartupTimeout: st.StartupTimeout, MaxMessageSize: int(st.MaxMessageSize),
+	})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "xconnproxy: %v\n", err)
+		return exitFailed
+	}
+	l, err := net.Listen("tcp", st.Listen)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "xconnproxy: cannot listen on %s: %v\n", st.Listen, listenHint(err))
+		return exitFailed
+	}
+	log.Info("xconnproxy listening", "addr", l.Addr().String(), "version", Version,
+		"connections", len(cfg.Connections), "files", cfg.Loaded)
+	if e.ready != nil {
+		e.ready <- l.Addr().String()
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	select {
+	case err := <-served:
+		if !errors.Is(err, proxy.ErrServerClosed) {
+			fmt.Fprintf(e.stderr, "xconnproxy: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	case sig := <-e.signals:
+		log.Info("shutting down: waiting for running statements and transactions", "signal", sig.String(), "timeout", st.ShutdownTimeout)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), st.ShutdownTimeout)
+	defer cancel()
+	go func() {
+		// A second signal stops at once.
+		select {
+		case <-e.signals:
+			log.Warn("second signal: closing every session now")
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown cut short; remaining sessions were closed", "err", err)
+	}
+	<-served
+	log.Info("stopped")
+	return exitOK
+}
+
+// listenHint explains the common listen failures.
+func listenHint(err error) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "the address is already in use (is PostgreSQL running there?); " +
+			"choose another with --listen 127.0.0.1:6432 or XCONNPROXY_LISTEN"
+	case errors.Is(err, syscall.EACCES):
+		return "permission denied; ports below 1024 need privileges, try --listen 127.0.0.1:6432"
+	}
+	return err.Error()
+}
+
+// checkTimeout bounds each backend's open in `xconnproxy check`.
+const checkTimeout = 10 * time.Second

@@ -1,0 +1,129 @@
+package sqltext
+
+// keywordList holds every upper-case word the classifier compares against.
+// Lookups go through kw, which maps any spelling to the interned constant
+// with one map probe and no allocation; a word missing here would silently
+// never match, so TestKeywordLiteralsKnown checks the source for strays.
+var keywordList = [...]string{
+	"ABORT", "ACCESS", "AGGREGATE", "ALGORITHM", "ALL", "ALTER", "ANALYSE",
+	"ANALYZE", "AND", "AS", "ATTACH", "AUTHORIZATION", "BEGIN", "CALL",
+	"CASE", "CAST", "CHAIN", "CHARACTERISTICS", "CHECKPOINT", "CLASS",
+	"CLOSE", "CLUSTER", "COLLATION", "COMMENT", "COMMIT", "COMMITTED",
+	"CONCURRENTLY", "CONFIGURATION", "CONSTRAINT", "CONSTRAINTS", "CONTENT",
+	"CONVERSION", "COPY", "CREATE", "CURRENT_USER", "CURSOR", "DATA",
+	"DATABASE", "DEALLOCATE", "DECLARE", "DEFAULT", "DEFERRABLE", "DEFERRED",
+	"DEFINER", "DELETE", "DESC", "DESCRIBE", "DETACH", "DICTIONARY",
+	"DISCARD", "DO", "DOCUMENT", "DOMAIN", "DROP", "END", "EVENT",
+	"EXCLUSIVE", "EXECUTE", "EXPLAIN", "EXTENSION", "FALSE", "FAMILY",
+	"FETCH", "FOR", "FOREIGN", "FORMAT", "FROM", "FULLTEXT", "FUNCTION",
+	"GLOBAL", "GRANT", "GROUP", "IF", "IGNORE", "IMMEDIATE", "IMPORT", "IN", "INDEX",
+	"INSERT", "INTERVAL", "INTO", "INVOKER", "ISOLATION", "KEY", "LABEL",
+	"LANGUAGE", "LARGE", "LEVEL", "LISTEN", "LOAD", "LOCAL", "LOCK", "LOOP",
+	"MAPPING", "MATERIALIZED", "MERGE", "METHOD", "MOVE", "NAMES", "NO",
+	"NONE", "NOT", "NOTIFY", "OBJECT", "OFF", "OFFLINE", "ON", "ONLINE",
+	"ONLY", "OPERATOR", "OPTION", "OR", "OWNED", "PARSER", "PLAN", "PLANS",
+	"POLICY", "PRAGMA", "PREPARE", "PREPARED", "PRIVILEGES", "PROCEDURAL",
+	"PROCEDURE", "PUBLICATION", "QUERY", "READ", "REASSIGN", "RECURSIVE",
+	"REFRESH", "REINDEX", "RELEASE", "REPEAT", "REPEATABLE", "REPLACE",
+	"RESET", "RETURNING", "REVOKE", "ROLE", "ROLLBACK", "ROUTINE", "RULE",
+	"SAVEPOINT", "SCHEMA", "SEARCH", "SECURITY", "SELECT", "SEQUENCE",
+	"SEQUENCES", "SERIALIZABLE", "SERVER", "SESSION", "SET", "SHARE", "SHOW",
+	"SPATIAL", "SQL", "START", "STATISTICS", "SUBSCRIPTION", "SYSTEM",
+	"TABLE", "TABLESPACE", "TEMP", "TEMPLATE", "TEMPORARY", "TEXT", "TIME",
+	"TO", "TRANSACTION", "TRANSFORM", "TRIGGER", "TRUE", "TRUNCATE",
+	"TRUSTED", "TYPE", "UNCOMMITTED", "UNIQUE", "UNLISTEN", "UNLOGGED",
+	"UPDATE", "USE", "USER", "VACUUM", "VALUES", "VERBOSE", "VIEW",
+	"VIRTUAL", "WHILE", "WITH", "WORK", "WRAPPER", "WRITE", "XML", "ZONE",
+}
+
+var keywords = func() map[string]string {
+	m := make(map[string]string, len(keywordList))
+	for _, k := range keywordList {
+		m[k] = k
+	}
+	return m
+}()
+
+// maxKeywordLen bounds the stack buffer kw upper-cases into.
+const maxKeywordLen = 16
+
+// kw returns the interned upper-case keyword an unquoted word spells, or ""
+// when t is not a TokIdent or not a word the classifier knows.
+func kw(t Token) string {
+	if t.Kind != TokIdent || len(t.Text) > maxKeywordLen {
+		return ""
+	}
+	var buf [maxKeywordLen]byte
+	s := t.Text
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return keywords[string(buf[:len(s)])] // no allocation: map index of string(bytes)
+}
+
+// nonUnreservedKeywords are PostgreSQL's reserved, column-name and
+// type/function-name keywords (src/include/parser/kwlist.h, PostgreSQL 17):
+// quote_identifier quotes these, and only these, of all keywords.
+var nonUnreservedKeywords = func() map[string]bool {
+	words := []string{
+		"all", "analyse", "analyze", "and", "any", "array", "as", "asc",
+		"asymmetric", "authorization", "between", "bigint", "binary", "bit",
+		"boolean", "both", "case", "cast", "char", "character", "check",
+		"coalesce", "collate", "collation", "column", "concurrently",
+		"constraint", "create", "cross", "current_catalog", "current_date",
+		"current_role", "current_schema", "current_time", "current_timestamp",
+		"current_user", "dec", "decimal", "default", "deferrable", "desc",
+		"distinct", "do", "else", "end", "except", "exists", "extract",
+		"false", "fetch", "float", "for", "foreign", "freeze", "from", "full",
+		"grant", "greatest", "group", "grouping", "having", "ilike", "in",
+		"initially", "inner", "inout", "int", "integer", "intersect",
+		"interval", "into", "is", "isnull", "join", "json", "json_array",
+		"json_arrayagg", "json_exists", "json_object", "json_objectagg",
+		"json_query", "json_scalar", "json_serialize", "json_table",
+		"json_value", "lateral", "leading", "least", "left", "like", "limit",
+		"localtime", "localtimestamp", "merge_action", "national", "natural",
+		"nchar", "none", "normalize", "not", "notnull", "null", "nullif",
+		"numeric", "offset", "on", "only", "or", "order", "out", "outer",
+		"overlaps", "overlay", "placing", "position", "precision", "primary",
+		"real", "references", "returning", "right", "row", "select",
+		"session_user", "setof", "similar", "smallint", "some", "substring",
+		"symmetric", "system_user", "table", "tablesample", "then", "time",
+		"timestamp", "to", "trailing", "treat", "trim", "true", "union",
+		"unique", "user", "using", "values", "varchar", "variadic", "verbose",
+		"when", "where", "window", "with", "xmlattributes", "xmlconcat",
+		"xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse",
+		"xmlpi", "xmlroot", "xmlserialize", "xmltable",
+	}
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}()
+
+// quoteIdent is PostgreSQL's quote_identifier: s unchanged when it is a
+// plain lower-case identifier that is not a non-unreserved keyword,
+// otherwise double-quoted with inner quotes doubled.
+func quoteIdent(s string) string {
+	safe := s != "" && (s[0] >= 'a' && s[0] <= 'z' || s[0] == '_')
+	for i := 0; safe && i < len(s); i++ {
+		c := s[i]
+		safe = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_'
+	}
+	if safe && !nonUnreservedKeywords[s] {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return string(append(b, '"'))
+}

@@ -1,0 +1,336 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+)
+
+// session is one client connection, served by one goroutine.
+type session struct {
+	srv  *Server
+	conn net.Conn
+	fe   *pgproto3.Backend // reads the client's (frontend) messages
+	w    *msgWriter
+	log  interface {
+		Debug(string, ...any)
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+
+	pid, secret uint32
+
+	mu      sync.Mutex
+	idle    bool               // blocked reading the client's next message
+	running context.CancelFunc // cancels the statement being handled
+	bs      backends.Session
+}
+
+func newSession(srv *Server, c net.Conn) *session {
+	fe := pgproto3.NewBackend(c, c)
+	fe.SetMaxBodyLen(srv.cfg.MaxMessageSize)
+	return &session{srv: srv, conn: c, fe: fe, w: &msgWriter{conn: c},
+		log: srv.log.With("client", c.RemoteAddr().String())}
+}
+
+// serve runs the session to its end and always closes the connection.
+func (s *session) serve() {
+	defer s.conn.Close()
+	params, ok := s.startup()
+	if !ok {
+		return
+	}
+	defer s.srv.unregister(s)
+	defer func() {
+		if err := s.bs.Close(); err != nil {
+			s.log.Debug("closing backend session", "err", err)
+		}
+	}()
+	s.log = s.srv.log.With("client", s.conn.RemoteAddr().String(), "database", params.Database, "user", params.User, "pid", s.pid)
+	s.log.Debug("session started", "connection", params.Connection)
+	s.loop()
+	s.log.Debug("session ended")
+}
+
+// fatal sends a FATAL error and flushes; the caller then closes.
+func (s *session) fatal(e *pgcode.Error) {
+	e.Severity = pgcode.SeverityFatal
+	_ = s.w.Send(e.Response())
+	_ = s.w.Flush()
+}
+
+// startup runs the startup exchange (protocol section 55.2.1): SSL and GSS
+// encryption requests are declined, a CancelRequest is acted on, and a
+// StartupMessage is routed, authenticated and answered with the session's
+// parameters, its cancel key and ReadyForQuery.
+func (s *session) startup() (backends.SessionParams, bool) {
+	deadline := time.Now().Add(s.srv.cfg.StartupTimeout)
+	_ = s.conn.SetDeadline(deadline)
+	ctx, cancel := context.WithDeadline(s.srv.ctx, deadline)
+	defer cancel()
+
+	var sm *pgproto3.StartupMessage
+	for sm == nil {
+		msg, err := s.fe.ReceiveStartupMessage()
+		if err != nil {
+			s.startupError(err)
+			return backends.SessionParams{}, false
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
+			// Not yet: the client may continue unencrypted (section 55.2.10).
+			if _, err := s.conn.Write([]byte{'N'}); err != nil {
+				return backends.SessionParams{}, false
+			}
+		case *pgproto3.CancelRequest:
+			s.srv.cancelRequest(m.ProcessID, binaryKey(m.SecretKey))
+			return backends.SessionParams{}, false
+		case *pgproto3.StartupMessage:
+			sm = m
+		}
+	}
+
+	p := backends.SessionParams{Options: map[string]string{}}
+	var unsupported []string
+	for k, v := range sm.Parameters {
+		switch {
+		case k == "user":
+			p.User = v
+		case k == "database":
+			p.Database = v
+		case strings.HasPrefix(k, "_pq_."):
+			unsupported = append(unsupported, k)
+		default:
+			p.Options[k] = v
+		}
+	}
+	if sm.ProtocolVersion != pgproto3.ProtocolVersion30 || len(unsupported) > 0 {
+		// We speak 3.0 and no protocol extensions (section 55.2.1).
+		_ = s.w.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unsupported})
+	}
+	if p.User == "" {
+		s.fatal(pgcode.Fatal(pgcode.InvalidAuthorizationSpec, "no PostgreSQL user name specified in startup packet"))
+		return p, false
+	}
+	if p.Database == "" {
+		p.Database = p.User
+	}
+	if s.srv.closing() {
+		s.fatal(pgcode.Fatal(pgcode.CannotConnectNow, "the database system is shutting down"))
+		return p, false
+	}
+
+	connName, backend, err := s.srv.cfg.Router.Route(ctx, p.Database)
+	if err != nil {
+		s.fatal(s.startupFailure(err, p))
+		return p, false
+	}
+	p.Connection = connName
+	if err := s.srv.cfg.Auth.Authenticate(ctx, s.fe, p.User, p.Database); err != nil {
+		s.fatal(s.startupFailure(err, p))
+		return p, false
+	}
+	s.srv.register(s)
+	p.ProcessID = s.pid
+	bs, err := backend.Open(ctx, p)
+	if err != nil {
+		s.srv.unregister(s)
+		s.fatal(s.startupFailure(err, p))
+		return p, false
+	}
+	s.bs = bs
+
+	_ = s.w.Send(&pgproto3.AuthenticationOk{})
+	for _, ps := range bs.Parameters() {
+		_ = s.w.Send(&pgproto3.ParameterStatus{Name: ps.Name, Value: ps.Value})
+	}
+	_ = s.w.Send(&pgproto3.BackendKeyData{ProcessID: s.pid, SecretKey: keyBytes(s.secret)})
+	_ = s.w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if err := s.w.Flush(); err != nil {
+		s.srv.unregister(s)
+		_ = bs.Close()
+		return p, false
+	}
+	_ = s.conn.SetDeadline(time.Time{})
+	return p, true
+}
+
+func keyBytes(secret uint32) []byte {
+	return []byte{byte(secret >> 24), byte(secret >> 16), byte(secret >> 8), byte(secret)}
+}
+
+// binaryKey reads a protocol 3.0 cancel key (4 bytes); other lengths never
+// match a key this proxy issued.
+func binaryKey(b []byte) uint32 {
+	if len(b) != 4 {
+		return 0
+	}
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+// startupFailure turns a routing, auth or open error into the FATAL the
+// client gets, and logs it once.
+func (s *session) startupFailure(err error, p backends.SessionParams) *pgcode.Error {
+	var pe *pgcode.Error
+	if !errors.As(err, &pe) {
+		pe = pgcode.Fatal(pgcode.SQLClientUnableToEstablishConn,
+			fmt.Sprintf("could not connect to database %q: %v", p.Database, err))
+	}
+	s.log.Info("connection refused", "database", p.Database, "user", p.User, "sqlstate", pe.Code, "err", pe.Message)
+	return pe
+}
+
+// startupError reports a malformed or stalled startup. Clients that go away
+// before saying anything (port scanners, health checks) are not worth a log
+// line above debug.
+func (s *session) startupError(err error) {
+	if isNormalClose(err) {
+		s.log.Debug("client closed during startup", "err", err)
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		s.log.Info("startup timed out", "timeout", s.srv.cfg.StartupTimeout)
+		s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "incomplete startup packet: timed out"))
+		return
+	}
+	s.log.Info("invalid startup packet", "err", err)
+	s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "invalid startup packet: "+err.Error()))
+}
+
+func isNormalClose(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// loop reads client messages and hands them to the backend session until
+// Terminate, a closed connection, a FATAL error or shutdown.
+func (s *session) loop() {
+	for {
+		if !s.markIdle() {
+			// Draining and not inside a transaction: tell the client why.
+			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
+			return
+		}
+		msg, err := s.fe.Receive()
+		if !s.markBusy() {
+			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
+			return
+		}
+		if err != nil {
+			s.receiveError(err)
+			return
+		}
+		if _, ok := msg.(*pgproto3.Terminate); ok {
+			return
+		}
+		if err := s.handle(msg); err != nil {
+			var pe *pgcode.Error
+			if errors.As(err, &pe) {
+				s.log.Warn("session ended by error", "sqlstate", pe.Code, "err", pe.Message)
+				s.fatal(pe)
+			} else if !isNormalClose(err) {
+				s.log.Warn("session ended", "err", err)
+			}
+			return
+		}
+		switch msg.(type) {
+		case *pgproto3.Sync, *pgproto3.Query, *pgproto3.Flush:
+			if err := s.w.Flush(); err != nil {
+				s.log.Debug("client write failed", "err", err)
+				return
+			}
+		}
+	}
+}
+
+// handle runs one message with a context that a CancelRequest can cancel.
+func (s *session) handle(msg pgproto3.FrontendMessage) error {
+	ctx, cancel := context.WithCancel(s.srv.ctx)
+	s.mu.Lock()
+	s.running = cancel
+	s.mu.Unlock()
+	err := s.bs.Handle(ctx, msg, s.w)
+	s.mu.Lock()
+	s.running = nil
+	s.mu.Unlock()
+	cancel()
+	return err
+}
+
+func (s *session) cancelRunning() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running != nil {
+		s.running()
+	}
+}
+
+// markIdle records that the session waits for the client. It returns false
+// when the server is draining and the session is outside a transaction, in
+// which case the session must end.
+func (s *session) markIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.drainable() {
+		return false
+	}
+	s.idle = true
+	return true
+}
+
+// markBusy records that a message arrived. It returns false when a drain
+// interrupted the wait.
+func (s *session) markBusy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = false
+	return !s.drainable()
+}
+
+func (s *session) drainable() bool {
+	return s.srv.closing() && s.bs.TxStatus() == 'I'
+}
+
+// wakeIfIdle interrupts the read of an idle session outside a transaction
+// so that it can end; sessions that are busy or in a transaction notice the
+// drain when they next go idle outside one. Called with srv.mu held.
+func (s *session) wakeIfIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.idle && s.bs != nil && s.bs.TxStatus() == 'I' {
+		_ = s.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// receiveError handles a failed read of a client message: a closed
+// connection ends quietly; a malformed or oversized message is a protocol
+// violation for this client only.
+func (s *session) receiveError(err error) {
+	if isNormalClose(err) || errors.Is(err, os.ErrDeadlineExceeded) && s.srv.ctx.Err() != nil {
+		s.log.Debug("client connection closed", "err", err)
+		return
+	}
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooBig) {
+		s.log.Warn("client message too large", "size", tooBig.ActualBodyLen, "limit", tooBig.MaxExpectedBodyLen)
+		s.fatal(pgcode.WithHint(pgcode.ProgramLimitExceeded,
+			fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", tooBig.ActualBodyLen, tooBig.MaxExpectedBodyLen),
+			"Raise max_message_size in the [xconnproxy] settings if such messages are expected."))
+		return
+	}
+	s.log.Warn("invalid client message", "err", err)
+	s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "invalid frontend message: "+err.Error()))
+}

@@ -1,0 +1,50 @@
+package proxy
+
+import (
+	"net"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// flushThreshold bounds how much output a session buffers before writing:
+// a 20 MB result streams in 64 KiB writes instead of piling up in memory.
+const flushThreshold = 64 << 10
+
+// msgWriter buffers backend messages for one client and writes them in as
+// few syscalls as the protocol allows: at ReadyForQuery, at a Flush request,
+// or when the buffer is full.
+type msgWriter struct {
+	conn net.Conn
+	buf  []byte
+	err  error // sticky: after a failed write the client is gone
+}
+
+// Send encodes msg into the buffer before returning, so the caller may reuse
+// msg's memory at once.
+func (w *msgWriter) Send(msg pgproto3.BackendMessage) error {
+	if w.err != nil {
+		return w.err
+	}
+	var err error
+	if w.buf, err = msg.Encode(w.buf); err != nil {
+		return err
+	}
+	if len(w.buf) >= flushThreshold {
+		return w.Flush()
+	}
+	return nil
+}
+
+// Flush writes what is buffered.
+func (w *msgWriter) Flush() error {
+	if w.err != nil || len(w.buf) == 0 {
+		return w.err
+	}
+	_, w.err = w.conn.Write(w.buf)
+	if cap(w.buf) > 4*flushThreshold {
+		w.buf = nil // do not keep a large result's buffer for an idle session
+	} else {
+		w.buf = w.buf[:0]
+	}
+	return w.err
+}
