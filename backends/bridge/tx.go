@@ -92,6 +92,13 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		if s.tx == 'I' {
 			return "COMMIT", w.Send(warning(pgcode.NoActiveSQLTransaction, "there is no transaction in progress"))
 		}
+		if s.implicit {
+			// PostgreSQL commits an implicit block but warns that there was
+			// no transaction block to commit (EndTransactionBlock).
+			if err := w.Send(warning(pgcode.NoActiveSQLTransaction, "there is no transaction in progress")); err != nil {
+				return "", err
+			}
+		}
 		failed := s.tx == 'E'
 		readOnly := !s.locked
 		if err := s.endTx(ctx, !failed); err != nil {
@@ -109,6 +116,11 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 	case sqltext.TxRollback:
 		if s.tx == 'I' {
 			return "ROLLBACK", w.Send(warning(pgcode.NoActiveSQLTransaction, "there is no transaction in progress"))
+		}
+		if s.implicit {
+			if err := w.Send(warning(pgcode.NoActiveSQLTransaction, "there is no transaction in progress")); err != nil {
+				return "", err
+			}
 		}
 		readOnly := !s.locked
 		if err := s.endTx(ctx, false); err != nil {
