@@ -73,7 +73,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	sessions  map[uint64]*session // by cancel key (pid<<32 | secret)
+	sessions  map[uint64]*session   // by cancel key (pid<<32 | secret)
 	conns     map[net.Conn]struct{} // every accepted connection, for Close
 
 	// draining is atomic, not under mu: sessions read it while holding
