@@ -50,6 +50,7 @@ type portal struct {
 	args     []any
 	formats  []int16 // Bind's result format codes
 	src      rowSource
+	ctx      context.Context // the cursor's context (statement_timeout)
 	cols     []outCol
 	resolved bool // cols known (and, for Describe, sent)
 	sent     int64
@@ -305,6 +306,21 @@ func (s *Session) mapError(ctx context.Context, err error) *pgcode.Error {
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
 	}
 	return s.d.Error(err)
+}
+
+// interrupted explains the error of a statement that ran under cctx, derived
+// from the message's ctx: the data source reports a cancelled and a timed-out
+// statement alike ("interrupted"), the contexts tell which it was.
+func interrupted(ctx, cctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
+	case cctx != nil && errors.Is(cctx.Err(), context.DeadlineExceeded):
+		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
+	}
+	return err
 }
 
 // stmtCtx bounds one statement by statement_timeout.
@@ -740,15 +756,15 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 	if err != nil {
 		cancel()
 		s.unlockAutocommit()
-		return err
+		return interrupted(ctx, cctx, err)
 	}
 	src, err := newSQLRows(rows, s.d)
 	if err != nil {
 		cancel()
 		s.unlockAutocommit()
-		return err
+		return interrupted(ctx, cctx, err)
 	}
-	p.src, p.stop = src, cancel
+	p.src, p.stop, p.ctx = src, cancel, cctx
 	return nil
 }
 
@@ -783,7 +799,7 @@ func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backen
 		if maxRows > 0 && n == maxRows {
 			more, err := p.src.more()
 			if err != nil {
-				return err
+				return interrupted(ctx, p.ctx, err)
 			}
 			if more {
 				return w.Send(&pgproto3.PortalSuspended{})
@@ -792,7 +808,7 @@ func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backen
 		}
 		vals, err := p.src.next()
 		if err != nil {
-			return err
+			return interrupted(ctx, p.ctx, err)
 		}
 		if vals == nil {
 			break
@@ -864,7 +880,7 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	defer cancel()
 	res, err := s.conn.ExecContext(cctx, p.st.query, args...)
 	if err != nil {
-		return err
+		return interrupted(ctx, cctx, err)
 	}
 	var n int64
 	if hasCount(p.st.info.Tag) {

@@ -7,8 +7,8 @@
 // # Design
 //
 // Everything sits on one scanner, Lexer, a transcription of the token rules
-// of PostgreSQL's src/backend/parser/scan.l: '...' strings with ''
-// doubling (standard_conforming_strings on), E'...' with backslash escapes,
+// of PostgreSQL's src/backend/parser/scan.l: '...' strings with doubled
+// quotes (standard_conforming_strings on), E'...' with backslash escapes,
 // U&'...', B'...', X'...', N'...', $tag$ dollar quotes, "..." and U&"..."
 // identifiers, nested /* */ comments, -- comments, $n parameters, numbers,
 // and operator runs that never swallow a comment start. Two MySQL forms are
@@ -31,7 +31,8 @@
 // # Cost
 //
 // Tokens are substrings of the input, so scanning allocates nothing.
-// Keyword comparison upper-cases into a stack buffer and probes one map.
+// Keyword comparison upper-cases into a stack buffer while hashing it and
+// probes a small open-addressing table of interned keywords.
 // Classify, ParseShow and FirstKeyword allocate nothing for ordinary input;
 // Split allocates its result slice; Rewrite returns its input unchanged
 // when there is no "$" and otherwise allocates the output once. All
@@ -46,5 +47,5 @@
 // set sql_mode ANSI_QUOTES ("x" is an identifier) and NO_BACKSLASH_ESCAPES
 // ('a\' is a complete string), and remember that MySQL treats "#" as a
 // comment and needs a space after "--". SQLite scans strings, identifiers and
-// comments like PostgreSQL, minus nested comments and E'' / dollar quotes.
+// comments like PostgreSQL, minus nested comments, escape strings and dollar quotes.
 package sqltext

@@ -36,6 +36,7 @@ var keywordList = [...]string{
 	"VIRTUAL", "WHILE", "WITH", "WORK", "WRAPPER", "WRITE", "XML", "ZONE",
 }
 
+// keywords is the set of keywordList, for tests and tools.
 var keywords = func() map[string]string {
 	m := make(map[string]string, len(keywordList))
 	for _, k := range keywordList {
@@ -47,22 +48,60 @@ var keywords = func() map[string]string {
 // maxKeywordLen bounds the stack buffer kw upper-cases into.
 const maxKeywordLen = 16
 
+// kwTable is an open-addressing hash table of keywordList, probed by kw.
+// It replaces a map because kw runs on every word of every query and the
+// map probe was half of Classify's time.
+var kwTable = func() (t [kwTableSize]string) {
+	for _, k := range keywordList {
+		if len(k) > maxKeywordLen {
+			panic("sqltext: keyword longer than maxKeywordLen: " + k)
+		}
+		i := kwHash([]byte(k)) & (kwTableSize - 1)
+		for t[i] != "" {
+			i = (i + 1) & (kwTableSize - 1)
+		}
+		t[i] = k
+	}
+	return t
+}()
+
+const kwTableSize = 1024 // a power of two, several times len(keywordList)
+
+func kwHash(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
 // kw returns the interned upper-case keyword an unquoted word spells, or ""
 // when t is not a TokIdent or not a word the classifier knows.
 func kw(t Token) string {
-	if t.Kind != TokIdent || len(t.Text) > maxKeywordLen {
+	s := t.Text
+	if t.Kind != TokIdent || len(s) < 2 || len(s) > maxKeywordLen {
 		return ""
 	}
 	var buf [maxKeywordLen]byte
-	s := t.Text
+	h := uint32(2166136261)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 'a' && c <= 'z' {
+		switch {
+		case c >= 'a' && c <= 'z':
 			c -= 'a' - 'A'
+		case c >= 'A' && c <= 'Z' || c == '_':
+		default:
+			return "" // digits, "$" and non-ASCII bytes never occur in keywords
 		}
 		buf[i] = c
+		h = (h ^ uint32(c)) * 16777619
 	}
-	return keywords[string(buf[:len(s)])] // no allocation: map index of string(bytes)
+	for i := h & (kwTableSize - 1); kwTable[i] != ""; i = (i + 1) & (kwTableSize - 1) {
+		if kwTable[i] == string(buf[:len(s)]) { // compared in place, no allocation
+			return kwTable[i]
+		}
+	}
+	return ""
 }
 
 // nonUnreservedKeywords are PostgreSQL's reserved, column-name and

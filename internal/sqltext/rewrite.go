@@ -35,6 +35,10 @@ const (
 // order entry against the number of bound values (1 <= n <= len(args)) and
 // reject others as PostgreSQL does (08P01 or 42P02) before indexing.
 //
+// A placeholder directly followed by a letter, "_" or a non-ASCII byte
+// gets a space after its replacement so the backend sees the same token
+// boundary PostgreSQL did.
+//
 // Bare "?" already in the text (PostgreSQL's jsonb ? operator) is copied as
 // is and would become a placeholder for a "?" backend; such statements
 // cannot run on SQLite or MySQL anyway.
@@ -42,7 +46,10 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 	if strings.IndexByte(sql, '$') < 0 {
 		return sql, nil, 0
 	}
-	var b []byte
+	// Every placeholder has a "$" and grows by at most one byte (the
+	// separating space), so these capacities are never exceeded.
+	dollars := strings.Count(sql, "$")
+	var b strings.Builder
 	last := 0
 	l := Lexer{src: sql}
 	for {
@@ -54,6 +61,9 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 			continue
 		}
 		n := paramNumber(t.Text)
+		if order == nil {
+			order = make([]int, 0, dollars)
+		}
 		order = append(order, n)
 		if n > maxParam {
 			maxParam = n
@@ -61,19 +71,26 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 		if style == StyleDollar {
 			continue
 		}
-		if b == nil {
-			b = make([]byte, 0, len(sql)+4)
+		if b.Cap() == 0 {
+			b.Grow(len(sql) + dollars)
 		}
-		b = append(b, sql[last:t.Pos]...)
-		b = append(b, '?')
+		b.WriteString(sql[last:t.Pos])
+		b.WriteByte('?')
 		if style == StyleQuestionNumbered {
-			b = strconv.AppendInt(b, int64(n), 10)
+			var digits [20]byte
+			b.Write(strconv.AppendInt(digits[:0], int64(n), 10))
 		}
 		last = t.End()
+		if last < len(sql) && isIdentStart(sql[last]) {
+			// "$1abc": PostgreSQL 16 rejects it, older versions read
+			// "$1 abc". Without the space "?1abc" would re-lex differently
+			// ("$0B0$0" would become the binary literal 0B0 and a live $0).
+			b.WriteByte(' ')
+		}
 	}
-	if b == nil {
+	if b.Cap() == 0 {
 		return sql, order, maxParam
 	}
-	b = append(b, sql[last:]...)
-	return string(b), order, maxParam
+	b.WriteString(sql[last:])
+	return b.String(), order, maxParam
 }

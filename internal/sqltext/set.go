@@ -325,12 +325,19 @@ func varName(c *cursor, t Token) (string, bool) {
 		return "", false
 	}
 	name := t.Value()
+	var b []byte // only for dotted names; += would be quadratic on a.a.a...
 	for c.acceptOp(".") {
 		p, ok := c.next()
 		if !ok || p.Kind != TokIdent && p.Kind != TokQuotedIdent {
 			return "", false
 		}
-		name += "." + p.Value()
+		if b == nil {
+			b = append(b, name...)
+		}
+		b = append(append(b, '.'), p.Value()...)
+	}
+	if b != nil {
+		name = string(b)
 	}
 	return lowerASCII(name), name != ""
 }

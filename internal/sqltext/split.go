@@ -62,7 +62,11 @@ type stmtState struct {
 // feed consumes the next non-comment token and reports whether it is a
 // semicolon that ends the statement.
 func (s *stmtState) feed(t Token) bool {
-	k := kw(t)
+	// Most statements need the keyword of their first word only.
+	k := ""
+	if s.n == 0 || s.pendingEnd || s.scanning || s.body && s.depth == 0 {
+		k = kw(t)
+	}
 	if s.pendingEnd {
 		s.pendingEnd = false
 		switch k {
