@@ -1,0 +1,196 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/secrets"
+)
+
+const testSecrets = `
+[connections.local]
+url = "sqlite:///local.db"
+
+[connections.staging]
+url = "sqlite:///staging.db"
+
+[connections.broken]
+dialect = "snowflake"
+
+[xconnproxy.routes]
+app = "env:DB_CONN"
+alias = "local"
+chain = "alias"
+loop1 = "loop2"
+loop2 = "loop1"
+dangling = "nowhere"
+`
+
+func load(t *testing.T, env map[string]string) *Registry {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "secrets.toml")
+	if err := os.WriteFile(file, []byte(testSecrets), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}, LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(cfg, Options{LookupEnv: lookup})
+}
+
+func TestResolve(t *testing.T) {
+	r := load(t, map[string]string{"DB_CONN": "staging", "OTHER": "local"})
+	tests := []struct {
+		name, database, want, code, inMessage string
+	}{
+		{name: "exact", database: "local", want: "local"},
+		{name: "env name", database: "env:OTHER", want: "local"},
+		{name: "route to env", database: "app", want: "staging"},
+		{name: "route", database: "alias", want: "local"},
+		{name: "route chain", database: "chain", want: "local"},
+		{name: "unknown", database: "nope", code: pgcode.InvalidCatalogName, inMessage: `database "nope" does not exist`},
+		{name: "unset env", database: "env:UNSET", code: pgcode.InvalidCatalogName, inMessage: "UNSET"},
+		{name: "loop", database: "loop1", code: pgcode.InvalidCatalogName, inMessage: "loop"},
+		{name: "dangling route", database: "dangling", code: pgcode.InvalidCatalogName, inMessage: "nowhere"},
+		{name: "invalid section", database: "broken", code: pgcode.ConfigFileError, inMessage: "snowflake"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := r.Resolve(tt.database)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c.Name != tt.want {
+					t.Fatalf("resolved to %q, want %q", c.Name, tt.want)
+				}
+				return
+			}
+			var pe *pgcode.Error
+			if !errors.As(err, &pe) || pe.Code != tt.code || !pe.Fatal() {
+				t.Fatalf("got %v, want FATAL %s", err, tt.code)
+			}
+			if !strings.Contains(pe.Message+" "+pe.Hint, tt.inMessage) {
+				t.Errorf("%q / %q does not mention %q", pe.Message, pe.Hint, tt.inMessage)
+			}
+			if tt.code == pgcode.InvalidCatalogName && !strings.Contains(pe.Hint, "secrets.toml") {
+				t.Errorf("hint %q does not name the files searched", pe.Hint)
+			}
+		})
+	}
+}
+
+type fakeBackend struct{ backends.Backend }
+
+func (fakeBackend) Close() error { return nil }
+
+// Backends open once and are shared; a failed open is retried.
+func TestBackendSharedAndRetried(t *testing.T) {
+	r := load(t, nil)
+	var mu sync.Mutex
+	opens, fail := 0, true
+	r.opts.Openers = map[string]Opener{"sqlite": func(context.Context, *secrets.Connection) (backends.Backend, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opens++
+		if fail {
+			fail = false
+			return nil, errors.New("disk on fire")
+		}
+		return fakeBackend{}, nil
+	}}
+	ctx := context.Background()
+	if _, _, err := r.Route(ctx, "local"); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("first open: %v", err)
+	}
+	var wg sync.WaitGroup
+	got := make([]backends.Backend, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, b, err := r.Route(ctx, "alias")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		}()
+	}
+	wg.Wait()
+	if opens != 2 {
+		t.Errorf("opened %d times, want 2 (one failure, one shared success)", opens)
+	}
+	for _, b := range got {
+		if b != got[0] {
+			t.Fatal("sessions of one connection got different backends")
+		}
+	}
+}
+
+func TestUnsupportedDialectOpen(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "s.toml")
+	os.WriteFile(file, []byte("[connections.pg]\nurl = \"postgresql://u:hunter2@db.example.com/app\"\n"), 0o600)
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(cfg, Options{Openers: map[string]Opener{"sqlite": OpenSQLite}})
+	_, _, err = r.Route(context.Background(), "pg")
+	var pe *pgcode.Error
+	if !errors.As(err, &pe) || pe.Code != pgcode.FeatureNotSupported {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(pe.Message+pe.Hint, "hunter2") {
+		t.Fatal("password in the error")
+	}
+}
+
+func TestSQLiteConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		c     secrets.Connection
+		check func(t *testing.T, path string, ro bool, busy float64)
+		err   bool
+	}{
+		{name: "relative path becomes absolute", c: secrets.Connection{Database: "pets.db"},
+			check: func(t *testing.T, path string, _ bool, _ float64) {
+				if !filepath.IsAbs(path) || filepath.Base(path) != "pets.db" {
+					t.Errorf("path %q", path)
+				}
+			}},
+		{name: "memory", c: secrets.Connection{Database: ""}, check: func(t *testing.T, path string, _ bool, _ float64) {
+			if path != "" {
+				t.Errorf("path %q", path)
+			}
+		}},
+		{name: "read only and timeout", c: secrets.Connection{Database: "/x.db", Query: map[string]string{"mode": "ro", "timeout": "2.5"}},
+			check: func(t *testing.T, _ string, ro bool, busy float64) {
+				if !ro || busy != 2.5 {
+					t.Errorf("ro=%v busy=%v", ro, busy)
+				}
+			}},
+		{name: "bad mode", c: secrets.Connection{Database: "/x.db", Query: map[string]string{"mode": "rx"}}, err: true},
+		{name: "bad timeout", c: secrets.Connection{Database: "/x.db", Query: map[string]string{"timeout": "soon"}}, err: true},
+		{name: "unknown parameter", c: secrets.Connection{Database: "/x.db", Query: map[string]string{"cache": "shared"}}, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := SQLiteConfig(&tt.c)
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v, want error %v", err, tt.err)
+			}
+			if tt.check != nil {
+				tt.check(t, cfg.Path, cfg.ReadOnly, cfg.BusyTimeout.Seconds())
+			}
+		})
+	}
+}
