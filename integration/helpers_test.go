@@ -279,11 +279,14 @@ func queryString(t testing.TB, c *pgx.Conn, sql string, args ...any) string {
 	return s
 }
 
-// countRows returns SELECT count(*) FROM table as an int64.
+// countRows returns SELECT count(*) FROM table as an int64. It runs in
+// exec mode, which describes the portal rather than the statement, so that
+// tests counting rows do not depend on how a statement Describe types an
+// expression column (TestExpressionTypesEveryMode tests that).
 func countRows(t testing.TB, c *pgx.Conn, table string) int64 {
 	t.Helper()
 	var n int64
-	if err := c.QueryRow(ctxT(t), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+	if err := c.QueryRow(ctxT(t), "SELECT count(*) FROM "+table, pgx.QueryExecModeExec).Scan(&n); err != nil {
 		t.Fatalf("counting %s: %v", table, err)
 	}
 	return n

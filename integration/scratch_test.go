@@ -2,30 +2,17 @@ package integration
 
 import (
 	"testing"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestScratch(t *testing.T) {
-	p := startProxy(t, sqliteSecrets("db"))
-	for _, mode := range allModes {
-		t.Run(mode.String(), func(t *testing.T) {
-			c := p.Connect(t, "db", mode)
-			mustExec(t, c, "CREATE TABLE IF NOT EXISTS t (a INTEGER)")
-			mustExec(t, c, "INSERT INTO t VALUES (1),(2)")
-			var n int64
-			err := c.QueryRow(ctxT(t), "SELECT count(*) FROM t").Scan(&n)
-			t.Logf("count: %d %v", n, err)
-			var f float64
-			var s string
-			var b []byte
-			err = c.QueryRow(ctxT(t), "SELECT 1.5, 'x', x'00ff'").Scan(&f, &s, &b)
-			t.Logf("expr: %v %q %v %v", f, s, b, err)
-			rows, _ := c.Query(ctxT(t), "SELECT 1+1, 1.5, 'x', x'00ff', NULL")
-			for rows.Next() {
-				v, err := rows.Values()
-				t.Logf("values %#v %v", v, err)
-				for _, fd := range rows.FieldDescriptions() { t.Logf("fd %s %d %d", fd.Name, fd.DataTypeOID, fd.Format) }
-			}
-			t.Log(rows.Err())
-		})
+	pc := connectPgconn(t, pgURL(), func(c *pgconn.Config){ c.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice){ t.Logf("NOTICE %s %s %s", n.Severity, n.Code, n.Message) } })
+	ctx := ctxT(t)
+	for _, s := range []string{"CREATE TEMP TABLE s (id int primary key)", "BEGIN", "INSERT INTO s VALUES (1)", "SAVEPOINT a", "INSERT INTO s VALUES (2)", "ROLLBACK TO SAVEPOINT a",
+	"SAVEPOINT b", "RELEASE SAVEPOINT b", "SAVEPOINT c", "INSERT INTO s VALUES (1)", "INSERT INTO s VALUES (5)", "ROLLBACK TO c", "ROLLBACK TO SAVEPOINT nope", "ROLLBACK TO SAVEPOINT a", "COMMIT", "SAVEPOINT x", "RELEASE SAVEPOINT x", "SET LOCAL search_path = x", "SHOW search_path", "ROLLBACK TO SAVEPOINT x"} {
+		res, err := execSimple(ctx, pc, s)
+		tag := ""
+		if len(res) > 0 { tag = res[0].CommandTag.String() }
+		t.Logf("%-35s %q %v %c", s, tag, err, pc.TxStatus())
 	}
 }

@@ -210,7 +210,9 @@ func TestServeAndSignal(t *testing.T) {
 	e, _, errb := testEnv(t)
 	e.signals, e.ready = sig, ready
 	done := make(chan int, 1)
-	go func() { done <- run(context.Background(), []string{"--secrets", file, "--listen", "127.0.0.1:0", "--log-level", "debug"}, e) }()
+	go func() {
+		done <- run(context.Background(), []string{"--secrets", file, "--listen", "127.0.0.1:0", "--log-level", "debug"}, e)
+	}()
 	var addr string
 	select {
 	case addr = <-ready:

@@ -18,8 +18,9 @@ const (
 	// TRUNCATE, COPY ... FROM, REFRESH MATERIALIZED VIEW, a SELECT that locks
 	// rows (FOR UPDATE/SHARE...) and a WITH with a data-modifying part.
 	Write
-	// DDL is CREATE/DROP/ALTER, SELECT ... INTO (it creates a table),
-	// GRANT/REVOKE, COMMENT, SECURITY LABEL, REASSIGN/IMPORT.
+	// DDL is CREATE/DROP/ALTER, SELECT ... INTO (it creates a table; MySQL's
+	// INTO @var and INTO OUTFILE land here too), GRANT/REVOKE, COMMENT,
+	// SECURITY LABEL, REASSIGN OWNED, IMPORT FOREIGN SCHEMA.
 	DDL
 	// Transaction is transaction control; Info.Tx says which.
 	Transaction
@@ -43,6 +44,7 @@ func (k Kind) String() string {
 type TxOp uint8
 
 const (
+	// TxNone: the statement is not transaction control.
 	TxNone TxOp = iota
 	// TxBegin is BEGIN [WORK|TRANSACTION] or START TRANSACTION.
 	TxBegin
@@ -196,16 +198,14 @@ func (c *cursor) atEnd() bool {
 	return !ok
 }
 
-// first returns the statement's first word, skipping comments and the
+// first returns the statement's first token, skipping comments and the
 // opening parentheses of "(SELECT ...) UNION (SELECT ...)".
-func (c *cursor) first() (Token, int, bool) {
-	parens := 0
+func (c *cursor) first() (Token, bool) {
 	for {
 		t, ok := c.next()
 		if !ok || !isOp(t, "(") {
-			return t, parens, ok
+			return t, ok
 		}
-		parens++
 	}
 }
 
@@ -213,7 +213,7 @@ func (c *cursor) first() (Token, int, bool) {
 // comments and leading "(", or "" when it does not start with a word.
 func FirstKeyword(stmt string) string {
 	c := newCursor(stmt)
-	t, _, ok := c.first()
+	t, ok := c.first()
 	if !ok || t.Kind != TokIdent {
 		return ""
 	}
@@ -229,7 +229,7 @@ func FirstKeyword(stmt string) string {
 func Classify(stmt string) Info {
 	sc := scanStmt(stmt)
 	c := newCursor(stmt)
-	t, _, ok := c.first()
+	t, ok := c.first()
 	info := Info{Params: sc.params}
 	if !ok || t.Kind != TokIdent {
 		return info
@@ -264,11 +264,16 @@ func Classify(stmt string) Info {
 			info.set("START", Other) // MySQL START REPLICA and friends
 		}
 	case "PREPARE":
-		if t, ok := c.peek(); ok && kw(t) == "TRANSACTION" {
-			transaction(&c, k, &info)
-		} else {
-			info.set("PREPARE", Session)
+		// PREPARE TRANSACTION 'gid' is two-phase commit; "transaction" is
+		// also a valid prepared-statement name (PREPARE transaction AS ...).
+		cp := c
+		if cp.acceptKw("TRANSACTION") {
+			if g, ok := cp.next(); ok && g.Kind == TokString {
+				transaction(&c, k, &info)
+				break
+			}
 		}
+		info.set("PREPARE", Session)
 	case "SET":
 		info.set("SET", Session)
 		if c.acceptKw("CONSTRAINTS") && !c.acceptKw("TO") && !c.acceptOp("=") {
@@ -561,7 +566,7 @@ func ddl(c *cursor, verb string, sc *scan, info *Info) {
 	var prev Token
 	for i := 0; i < 24; i++ {
 		t, ok := c.next()
-		if !ok {
+		if !ok || t.Kind == TokSemicolon {
 			return
 		}
 		k := kw(t)
@@ -692,7 +697,7 @@ func chain(c *cursor) bool {
 func txModes(c *cursor, tx *TxInfo) {
 	for {
 		t, ok := c.next()
-		if !ok {
+		if !ok || t.Kind == TokSemicolon {
 			return
 		}
 		switch kw(t) {
@@ -838,8 +843,9 @@ func scanStmt(stmt string) scan {
 	return sc
 }
 
-// paramNumber parses the digits of a $n token, saturating at 1<<31-1 like
-// an int32 parameter index would overflow anyway.
+// paramNumber parses the digits of a $n token, saturating at 1<<31-1:
+// PostgreSQL's parameter numbers are int32, so anything larger is an error
+// for the server and must not overflow here.
 func paramNumber(text string) int {
 	const limit = 1<<31 - 1
 	v := 0

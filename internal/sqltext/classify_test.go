@@ -138,6 +138,7 @@ func TestClassify(t *testing.T) {
 		{"begin read committed read write", "BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE",
 			Info{Command: "BEGIN", Kind: Transaction, Tx: TxInfo{Op: TxBegin, Isolation: "read committed"}}},
 		{"sqlite begin immediate", "BEGIN IMMEDIATE TRANSACTION", Info{Command: "BEGIN", Kind: Transaction, Tx: TxInfo{Op: TxBegin}}},
+		{"begin then another statement", "BEGIN; SET TRANSACTION READ ONLY", Info{Command: "BEGIN", Kind: Transaction, Tx: TxInfo{Op: TxBegin}}},
 		{"start transaction", "START TRANSACTION READ ONLY, ISOLATION LEVEL SERIALIZABLE",
 			Info{Command: "START TRANSACTION", Kind: Transaction, Tx: TxInfo{Op: TxBegin, ReadOnly: true, Isolation: "serializable"}}},
 		{"mysql start replica", "START REPLICA", Info{Command: "START", Kind: Other}},
@@ -168,6 +169,7 @@ func TestClassify(t *testing.T) {
 		{"discard all", "DISCARD ALL", Info{Command: "DISCARD ALL", Kind: Session}},
 		{"discard temporary", "discard temporary", Info{Command: "DISCARD TEMP", Kind: Session}},
 		{"prepare statement", "PREPARE q (int) AS SELECT $1", Info{Command: "PREPARE", Kind: Session, Params: 1}},
+		{"statement named transaction", "PREPARE transaction AS SELECT 1", Info{Command: "PREPARE", Kind: Session}},
 		{"execute", "EXECUTE q (1)", Info{Command: "EXECUTE", Kind: Other}},
 		{"deallocate", "DEALLOCATE PREPARE q", Info{Command: "DEALLOCATE", Kind: Session}},
 		{"deallocate all", "DEALLOCATE ALL", Info{Command: "DEALLOCATE ALL", Kind: Session}},
@@ -234,6 +236,32 @@ func TestStringers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
 				t.Errorf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestClassifyAllocatesNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"select", "SELECT id FROM users WHERE tenant_id = $1 AND status = 'active' LIMIT $2"},
+		{"cte write", "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d"},
+		{"insert returning", "insert into t (a) values ($1) returning id"},
+		{"create", "create unique index concurrently i on t (a)"},
+		{"begin", "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY"},
+		{"savepoint", "SAVEPOINT sp1"},
+		{"explain", "EXPLAIN ANALYZE SELECT 1"},
+		{"set", "SET search_path TO public"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(50, func() { Classify(tc.in) }); n != 0 {
+				t.Errorf("Classify allocated %v times", n)
+			}
+			if n := testing.AllocsPerRun(50, func() { FirstKeyword(tc.in) }); n != 0 {
+				t.Errorf("FirstKeyword allocated %v times", n)
 			}
 		})
 	}

@@ -33,10 +33,12 @@
 // Tokens are substrings of the input, so scanning allocates nothing.
 // Keyword comparison upper-cases into a stack buffer while hashing it and
 // probes a small open-addressing table of interned keywords.
-// Classify, ParseShow and FirstKeyword allocate nothing for ordinary input;
+// Classify, ParseShow and FirstKeyword allocate nothing for ordinary input
+// (an unknown command word or an upper-case name costs one allocation);
 // Split allocates its result slice; Rewrite returns its input unchanged
-// when there is no "$" and otherwise allocates the output once. All
-// functions are linear in the input and never panic, whatever the bytes
+// when there is no placeholder and otherwise allocates the output and the
+// order slice once each. Everything is linear in the input and never panics,
+// whatever the bytes
 // (see the fuzz targets).
 //
 // # Dialect caveats for the backends

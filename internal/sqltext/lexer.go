@@ -67,9 +67,9 @@ type Token struct {
 // End returns the byte offset just past the token.
 func (t Token) End() int { return t.Pos + len(t.Text) }
 
-// Lexer scans PostgreSQL SQL text one token at a time. The zero value is not
-// useful; make one with NewLexer or Lexer{} plus Reset. A Lexer is a small
-// value: copying it saves its position, which is how callers look ahead.
+// Lexer scans PostgreSQL SQL text one token at a time. Make one with
+// NewLexer, or Reset a zero Lexer. A Lexer is a small value: copying it
+// saves its position, which is how callers look ahead.
 //
 // The scanner follows src/backend/parser/scan.l with
 // standard_conforming_strings on (the default since PostgreSQL 9.1): in a

@@ -35,9 +35,9 @@ const (
 // order entry against the number of bound values (1 <= n <= len(args)) and
 // reject others as PostgreSQL does (08P01 or 42P02) before indexing.
 //
-// A placeholder directly followed by a letter, "_" or a non-ASCII byte
-// gets a space after its replacement so the backend sees the same token
-// boundary PostgreSQL did.
+// A placeholder directly followed by a letter, "_", "." or a non-ASCII
+// byte gets a space after its replacement, so the backend sees the token
+// boundary PostgreSQL saw.
 //
 // Bare "?" already in the text (PostgreSQL's jsonb ? operator) is copied as
 // is and would become a placeholder for a "?" backend; such statements
@@ -47,7 +47,7 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 		return sql, nil, 0
 	}
 	// Every placeholder has a "$" and grows by at most one byte (the
-	// separating space), so these capacities are never exceeded.
+	// separating space), so the output never outgrows its first buffer.
 	dollars := strings.Count(sql, "$")
 	var b strings.Builder
 	last := 0
@@ -62,7 +62,7 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 		}
 		n := paramNumber(t.Text)
 		if order == nil {
-			order = make([]int, 0, dollars)
+			order = make([]int, 0, min(dollars, 32)) // bounded: "$" may be mostly dollar quotes
 		}
 		order = append(order, n)
 		if n > maxParam {
@@ -81,10 +81,11 @@ func Rewrite(sql string, style Style) (out string, order []int, maxParam int) {
 			b.Write(strconv.AppendInt(digits[:0], int64(n), 10))
 		}
 		last = t.End()
-		if last < len(sql) && isIdentStart(sql[last]) {
+		if last < len(sql) && (isIdentStart(sql[last]) || sql[last] == '.') {
 			// "$1abc": PostgreSQL 16 rejects it, older versions read
-			// "$1 abc". Without the space "?1abc" would re-lex differently
-			// ("$0B0$0" would become the binary literal 0B0 and a live $0).
+			// "$1 abc". Without the space the digits of "?1" could merge
+			// with what follows: "$0B0$0" would re-lex as the binary literal
+			// 0B0 and a live $0, "$0.E0$0" as the number 0.E0 and $0.
 			b.WriteByte(' ')
 		}
 	}

@@ -34,6 +34,8 @@ func TestRewrite(t *testing.T) {
 		{"huge number saturates", "select $99999999999", StyleQuestionNumbered, "select ?2147483647", []int{2147483647}, 2147483647},
 		{"param followed by a word gets a space", "select $1abc, $2_x", StyleQuestionNumbered, "select ?1 abc, ?2 _x", []int{1, 2}, 2},
 		{"fuzz: re-lexing cannot expose a param", "$0B0$0", StyleQuestionNumbered, "?0 B0$0", []int{0}, 0},
+		{"fuzz: param then dot", "$0.E0$0", StyleQuestionNumbered, "?0 .E0$0", []int{0}, 0},
+		{"param field access", "select $1.f", StyleQuestion, "select ? .f", []int{1}, 1},
 		{"param followed by dollar quote", "$1$a$x$a$", StyleQuestion, "?$a$x$a$", []int{1}, 1},
 		{"unterminated string swallows rest", "select $1, 'abc $2", StyleQuestion, "select ?, 'abc $2", []int{1}, 1},
 	}

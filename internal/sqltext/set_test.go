@@ -115,3 +115,9 @@ func TestParseShow(t *testing.T) {
 		})
 	}
 }
+
+func TestParseShowAllocatesNothing(t *testing.T) {
+	if n := testing.AllocsPerRun(50, func() { ParseShow("show search_path") }); n != 0 {
+		t.Errorf("ParseShow allocated %v times", n)
+	}
+}
