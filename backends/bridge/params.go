@@ -64,7 +64,9 @@ func decodeParam(m *pgtype.Map, oid uint32, format int16, raw []byte, n int) (an
 		}
 		return raw[0] != 0, nil
 	case pgtype.ByteaOID:
-		return append([]byte(nil), raw...), nil
+		b := make([]byte, len(raw)) // never nil: an empty bytea is not NULL
+		copy(b, raw)
+		return b, nil
 	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UnknownOID, pgtype.JSONOID:
 		return string(raw), nil
 	case pgtype.JSONBOID:

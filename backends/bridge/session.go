@@ -42,6 +42,11 @@ type stmt struct {
 	set       sqltext.Set
 	show      string
 	funcs     []funcCol
+	// cols is the result description sent for Describe of this statement.
+	// Once a client has it, every portal of the statement keeps these
+	// types: drivers (pgx's statement cache) decode with them.
+	cols      []outCol
+	described bool
 }
 
 // portal is a bound statement, possibly half-read (Execute with a row limit).
@@ -56,6 +61,8 @@ type portal struct {
 	sent     int64
 	done     bool
 	stop     context.CancelFunc // ends the cursor's context
+	prepared *cachedStmt        // the statement the cursor runs, held until close
+	cache    *stmtCache
 }
 
 type outCol struct {
@@ -84,6 +91,7 @@ type Session struct {
 	discard   bool // extended protocol: an error occurred, skip until Sync
 	stmts     map[string]*stmt
 	portals   map[string]*portal
+	cache     *stmtCache
 	rowBuf    []byte   // reused for every DataRow: Writer.Send encodes before returning
 	spans     [][2]int // value offsets into rowBuf
 	rowValues [][]byte
@@ -95,6 +103,7 @@ func newSession(b *Backend, conn *sql.Conn, p backends.SessionParams, set *setti
 		b: b, d: b.dialect, conn: conn, p: p, version: version, set: set,
 		m: m, enc: encoder{m: m, floatDigit: set.floatDigits()},
 		tx: 'I', stmts: map[string]*stmt{}, portals: map[string]*portal{},
+		cache: newStmtCache(conn),
 	}
 }
 
@@ -223,6 +232,7 @@ func (s *Session) Close() error {
 		_, _ = s.conn.ExecContext(ctx, "ROLLBACK")
 	}
 	s.unlock()
+	s.cache.close()
 	return s.conn.Close()
 }
 
@@ -515,19 +525,27 @@ func (s *Session) describe(ctx context.Context, m *pgproto3.Describe, w backends
 	return s.sendRowDescription(p.cols, w)
 }
 
-// statementColumns describes a prepared statement's result without running
-// it. Expression columns, whose type SQLite only knows from their values,
-// are described as text here; the portal's description is exact.
+// statementColumns describes a prepared statement's result without the
+// client's parameters. Declared columns are typed by their declaration.
+// Expression columns (count(*), a + 1) have a type only at run time in
+// SQLite, and drivers decode with this description, so a read-only
+// statement with such columns is run once with NULL parameters and its
+// first row's values decide; see exprType for what a NULL decides.
 func (s *Session) statementColumns(ctx context.Context, st *stmt) ([]outCol, error) {
+	if st.described {
+		return st.cols, nil
+	}
 	switch st.kind {
 	case kindShow, kindFunc:
 		src, err := s.staticRows(st)
 		if err != nil {
 			return nil, err
 		}
-		return src.columns(), nil
+		st.cols, st.described = src.columns(), true
+		return st.cols, nil
 	case kindQuery:
 	default:
+		st.described = true
 		return nil, nil
 	}
 	cols, err := s.d.Columns(ctx, s.conn, st.query)
@@ -535,14 +553,77 @@ func (s *Session) statementColumns(ctx context.Context, st *stmt) ([]outCol, err
 		return nil, err
 	}
 	out := make([]outCol, len(cols))
+	byValue := false
 	for i, c := range cols {
-		oid := s.d.TypeOID(c.DBType)
-		if oid == 0 {
-			oid = pgtype.TextOID
-		}
-		out[i] = outCol{name: c.Name, oid: oid}
+		out[i] = outCol{name: c.Name, oid: s.d.TypeOID(c.DBType)}
+		byValue = byValue || out[i].oid == 0
 	}
+	if byValue {
+		var first []any
+		if st.info.ReadOnly {
+			first = s.trialRow(ctx, st)
+		}
+		for i := range out {
+			if out[i].oid != 0 {
+				continue
+			}
+			var v any
+			if first != nil {
+				v = first[i]
+			}
+			out[i].oid = exprType(out[i].name, v)
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	st.cols, st.described = out, true
 	return out, nil
+}
+
+// trialRow runs a read-only statement with NULL parameters and returns its
+// first row, or nil when it has none or fails (the caller then falls back).
+func (s *Session) trialRow(ctx context.Context, st *stmt) []any {
+	cctx, cancel := s.stmtCtx(ctx)
+	defer cancel()
+	args := make([]any, len(st.paramOIDs))
+	if st.order != nil {
+		args = make([]any, len(st.order))
+	}
+	rows, err := s.conn.QueryContext(cctx, st.query, args...)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	n := len(must(rows.Columns()))
+	vals, ptrs := make([]any, n), make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if !rows.Next() || rows.Scan(ptrs...) != nil {
+		return nil
+	}
+	return vals
+}
+
+func must[T any](v T, _ error) T { return v }
+
+// exprType types an expression column from a sample value; for NULL (or no
+// sample) it reads the expression's text, which SQLite uses as the column
+// name, for the aggregates whose type PostgreSQL fixes: count → bigint,
+// avg and total → double precision. Anything else unknown is text.
+func exprType(name string, v any) uint32 {
+	if v != nil {
+		return OIDOfValue(v)
+	}
+	lower := strings.ToLower(strings.TrimSpace(name))
+	switch {
+	case strings.HasPrefix(lower, "count("):
+		return pgtype.Int8OID
+	case strings.HasPrefix(lower, "avg("), strings.HasPrefix(lower, "total("):
+		return pgtype.Float8OID
+	}
+	return pgtype.TextOID
 }
 
 func (s *Session) sendRowDescription(cols []outCol, w backends.Writer) error {
@@ -619,6 +700,10 @@ func (p *portal) close() {
 		_ = p.src.close()
 		p.src = nil
 	}
+	if p.prepared != nil {
+		p.cache.put(p.prepared)
+		p.prepared = nil
+	}
 	if p.stop != nil {
 		p.stop()
 		p.stop = nil
@@ -646,7 +731,7 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case kindSet:
-		if err := s.applySet(st.set); err != nil {
+		if err := s.applySet(st.set, w); err != nil {
 			return err
 		}
 		tag := "SET"
@@ -712,6 +797,11 @@ func (s *Session) resolvePortal(ctx context.Context, p *portal) error {
 		p.resolved = true
 		return nil
 	}
+	if st.described && len(st.cols) == len(cols) {
+		for i := range cols {
+			cols[i].oid = st.cols[i].oid
+		}
+	}
 	switch len(p.formats) {
 	case 0:
 	case 1:
@@ -752,12 +842,20 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 		cancel()
 		return err
 	}
-	rows, err := s.conn.QueryContext(cctx, p.st.query, args...)
+	ps, err := s.cache.get(cctx, p.st.query)
 	if err != nil {
 		cancel()
 		s.unlockAutocommit()
 		return interrupted(ctx, cctx, err)
 	}
+	rows, err := ps.stmt.QueryContext(cctx, args...)
+	if err != nil {
+		cancel()
+		s.cache.put(ps)
+		s.unlockAutocommit()
+		return interrupted(ctx, cctx, err)
+	}
+	p.prepared, p.cache = ps, s.cache
 	src, err := newSQLRows(rows, s.d)
 	if err != nil {
 		cancel()
@@ -878,8 +976,14 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	}
 	cctx, cancel := s.stmtCtx(ctx)
 	defer cancel()
-	res, err := s.conn.ExecContext(cctx, p.st.query, args...)
+	ps, err := s.cache.get(cctx, p.st.query)
 	if err != nil {
+		return interrupted(ctx, cctx, err)
+	}
+	res, err := ps.stmt.ExecContext(cctx, args...)
+	s.cache.put(ps)
+	if err != nil {
+		s.cache.forget(ps)
 		return interrupted(ctx, cctx, err)
 	}
 	var n int64

@@ -238,29 +238,41 @@ func unrecognized(name string) *pgcode.Error {
 	return pgcode.New(pgcode.UndefinedObject, fmt.Sprintf("unrecognized configuration parameter %q", strings.ToLower(name)))
 }
 
-// set applies SET name = value (value "" with reset=true means DEFAULT).
-func (s *settings) set(name, value string, local, reset, inTx bool) error {
+// check validates SET name = value (reset: to the default) and returns the
+// key and the value to store, as PostgreSQL's check hooks would.
+func (s *settings) check(name, value string, reset bool) (string, string, error) {
 	key := strings.ToLower(name)
 	g, known := gucs[key]
 	if !known && !strings.Contains(key, ".") {
-		return unrecognized(name)
+		return "", "", unrecognized(name)
 	}
 	if known && g.fixed {
-		return pgcode.New(cantChangeRuntimeParam, fmt.Sprintf("parameter %q cannot be changed", key))
+		return "", "", pgcode.New(cantChangeRuntimeParam, fmt.Sprintf("parameter %q cannot be changed", key))
 	}
 	if reset {
-		value = s.defaults[key]
-	} else if known && g.check != nil {
+		return key, s.defaults[key], nil
+	}
+	if known && g.check != nil {
 		v, err := g.check(value)
 		if err != nil {
-			return pgcode.WithHint(pgcode.InvalidParameterValue,
+			return "", "", pgcode.WithHint(pgcode.InvalidParameterValue,
 				fmt.Sprintf("invalid value for parameter %q: %q", key, value), err.Error())
 		}
 		value = v
 	}
+	return key, value, nil
+}
+
+// set applies SET [LOCAL] name = value, or SET name TO DEFAULT / RESET name
+// when reset is true. SET LOCAL outside a transaction changes nothing.
+func (s *settings) set(name, value string, local, reset, inTx bool) error {
+	key, value, err := s.check(name, value, reset)
+	if err != nil {
+		return err
+	}
 	if local {
 		if !inTx {
-			return nil // PostgreSQL warns and ignores SET LOCAL outside a transaction
+			return nil
 		}
 		if s.local == nil {
 			s.local = map[string]string{}

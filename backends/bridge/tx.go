@@ -20,7 +20,7 @@ func (s *Session) beginTx(ctx context.Context, write bool) error {
 		}
 		s.locked = s.b.lock != nil
 	}
-	if _, err := s.conn.ExecContext(ctx, s.d.BeginSQL(write)); err != nil {
+	if err := s.cache.exec(ctx, s.d.BeginSQL(write)); err != nil {
 		s.unlock()
 		return err
 	}
@@ -45,14 +45,14 @@ func (s *Session) beginImplicit(ctx context.Context, write bool) error {
 func (s *Session) endTx(ctx context.Context, commit bool) error {
 	var err error
 	if commit && s.tx == 'T' {
-		if _, err = s.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		if err = s.cache.exec(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 			commit = false
 		}
 	}
 	if !commit {
 		// The data source may have ended the transaction itself (SQLite
 		// does on some errors); a failing ROLLBACK then changes nothing.
-		_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		_ = s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK")
 	}
 	if commit {
 		s.set.commit()
@@ -168,11 +168,19 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 }
 
 // applySet runs SET and RESET against the session settings.
-func (s *Session) applySet(set sqltext.Set) error {
-	inTx := s.tx != 'I'
+func (s *Session) applySet(set sqltext.Set, w backends.Writer) error {
+	inTx := s.tx != 'I' && !s.implicit
 	if set.All {
 		s.set.resetAll()
 		return nil
+	}
+	if set.Local && !inTx {
+		// PostgreSQL ignores SET LOCAL outside a transaction block, with a
+		// warning (it still checks the parameter name and value).
+		if _, _, err := s.set.check(set.Name, set.Value, set.Default); err != nil {
+			return err
+		}
+		return w.Send(warning(pgcode.NoActiveSQLTransaction, "SET LOCAL can only be used in transaction blocks"))
 	}
 	return s.set.set(set.Name, set.Value, set.Local, set.Reset || set.Default, inTx)
 }
