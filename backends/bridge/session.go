@@ -351,9 +351,17 @@ func (s *Session) readyForQuery(w backends.Writer) error {
 	return w.Send(&pgproto3.ReadyForQuery{TxStatus: s.tx})
 }
 
+// maxParams is the most parameters a Bind message can carry (an Int16
+// count); a statement referring to more could never be executed.
+const maxParams = 65535
+
 // prepare classifies a statement and decides who answers it.
-func (s *Session) prepare(text string, paramOIDs []uint32) *stmt {
+func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 	st := &stmt{text: text, info: sqltext.Classify(text)}
+	if st.info.Params > maxParams {
+		return nil, pgcode.New(pgcode.ProgramLimitExceeded, fmt.Sprintf(
+			"statement refers to parameter $%d, but at most %d parameters are supported", st.info.Params, maxParams))
+	}
 	n := max(len(paramOIDs), st.info.Params)
 	st.paramOIDs = make([]uint32, n)
 	copy(st.paramOIDs, paramOIDs)
@@ -380,7 +388,7 @@ func (s *Session) prepare(text string, paramOIDs []uint32) *stmt {
 	if st.kind == kindQuery || st.kind == kindExec {
 		st.query, st.order = s.d.Rewrite(text)
 	}
-	return st
+	return st, nil
 }
 
 func returnsRows(info sqltext.Info) bool {
@@ -410,7 +418,13 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 	}
 	multi := len(parts) > 1
 	for _, part := range parts {
-		st := s.prepare(part, nil)
+		st, err := s.prepare(part, nil)
+		if err != nil {
+			if err := s.fail(ctx, err, w, false); err != nil {
+				return err
+			}
+			break
+		}
 		if s.tx == 'I' && multi && st.kind != kindTx {
 			// Several statements in one Query run in one implicit transaction.
 			if err := s.beginImplicit(ctx, true); err != nil {
@@ -421,7 +435,7 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 			}
 		}
 		p := &portal{st: st}
-		err := s.run(ctx, p, 0, true, w)
+		err = s.run(ctx, p, 0, true, w)
 		p.close()
 		if err != nil {
 			if err := s.fail(ctx, err, w, false); err != nil {
@@ -456,7 +470,14 @@ func (s *Session) parse(m *pgproto3.Parse, w backends.Writer) error {
 	if len(parts) == 1 {
 		text = parts[0]
 	}
-	s.stmts[m.Name] = s.prepare(text, m.ParameterOIDs)
+	if len(m.ParameterOIDs) > maxParams {
+		return pgcode.New(pgcode.ProtocolViolation, "Parse message declares too many parameter types")
+	}
+	st, err := s.prepare(text, m.ParameterOIDs)
+	if err != nil {
+		return err
+	}
+	s.stmts[m.Name] = st
 	return w.Send(&pgproto3.ParseComplete{})
 }
 
