@@ -22,6 +22,7 @@ import (
 type session struct {
 	srv  *Server
 	conn net.Conn
+	in   *replayReader
 	fe   *pgproto3.Backend // reads the client's (frontend) messages
 	w    *msgWriter
 	log  interface {
@@ -39,10 +40,55 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn) *session {
-	fe := pgproto3.NewBackend(c, c)
+	in := &replayReader{r: c}
+	fe := pgproto3.NewBackend(in, c)
 	fe.SetMaxBodyLen(srv.cfg.MaxMessageSize)
-	return &session{srv: srv, conn: c, fe: fe, w: &msgWriter{conn: c},
+	return &session{srv: srv, conn: c, in: in, fe: fe, w: &msgWriter{conn: c},
 		log: srv.log.With("client", c.RemoteAddr().String())}
+}
+
+// replayReader lets the session look at a startup packet's header before
+// pgproto3 parses it: the peeked bytes are read again first.
+type replayReader struct {
+	pending []byte
+	r       io.Reader
+}
+
+func (rr *replayReader) Read(p []byte) (int, error) {
+	if len(rr.pending) > 0 {
+		n := copy(p, rr.pending)
+		rr.pending = rr.pending[n:]
+		return n, nil
+	}
+	return rr.r.Read(p)
+}
+
+// Startup packet codes (protocol section 55.7): a protocol version has
+// the major version in the high 16 bits; the special requests use 1234.
+const (
+	codeCancelRequest = 1234<<16 | 5678
+	codeSSLRequest    = 1234<<16 | 5679
+	codeGSSENCRequest = 1234<<16 | 5680
+)
+
+// checkStartupCode reads the next startup packet's length and code and
+// refuses protocol versions other than 3.x as PostgreSQL does, before
+// pgproto3 sees the packet.
+func (s *session) checkStartupCode() error {
+	var hdr [8]byte
+	if _, err := io.ReadFull(s.conn, hdr[:]); err != nil {
+		return err
+	}
+	s.in.pending = append(s.in.pending[:0], hdr[:]...)
+	code := uint32(hdr[4])<<24 | uint32(hdr[5])<<16 | uint32(hdr[6])<<8 | uint32(hdr[7])
+	switch {
+	case code == codeCancelRequest, code == codeSSLRequest, code == codeGSSENCRequest:
+		return nil
+	case code>>16 == 3:
+		return nil
+	}
+	return pgcode.Fatal(pgcode.FeatureNotSupported, fmt.Sprintf(
+		"unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
 }
 
 // serve runs the session to its end and always closes the connection.
@@ -64,8 +110,13 @@ func (s *session) serve() {
 	s.log.Debug("session ended")
 }
 
+// fatalWriteTimeout bounds the write of a farewell FATAL, which may come
+// after the connection's own deadline (a stalled startup) has passed.
+const fatalWriteTimeout = time.Second
+
 // fatal sends a FATAL error and flushes; the caller then closes.
 func (s *session) fatal(e *pgcode.Error) {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(fatalWriteTimeout))
 	e.Severity = pgcode.SeverityFatal
 	_ = s.w.Send(e.Response())
 	_ = s.w.Flush()
@@ -83,6 +134,16 @@ func (s *session) startup() (backends.SessionParams, bool) {
 
 	var sm *pgproto3.StartupMessage
 	for sm == nil {
+		if err := s.checkStartupCode(); err != nil {
+			var pe *pgcode.Error
+			if errors.As(err, &pe) {
+				s.log.Info("unsupported protocol", "err", pe.Message)
+				s.fatal(pe)
+			} else {
+				s.startupError(err)
+			}
+			return backends.SessionParams{}, false
+		}
 		msg, err := s.fe.ReceiveStartupMessage()
 		if err != nil {
 			s.startupError(err)

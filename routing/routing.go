@@ -112,17 +112,23 @@ func (r *Registry) Resolve(name string) (*secrets.Connection, error) {
 }
 
 // resolveName follows env: and routes to a connection name.
+// Errors name what the client asked for, and say where the chain broke.
 func (r *Registry) resolveName(name string) (string, error) {
+	asked := name
 	seen := map[string]bool{}
 	for hop := 0; ; hop++ {
 		if seen[name] || hop > 8 {
-			return "", r.notFound(name, "its routes form a loop")
+			return "", r.notFound(asked, "its routes form a loop")
 		}
 		seen[name] = true
 		if v, ok := strings.CutPrefix(name, "env:"); ok {
 			val, set := r.opts.LookupEnv(v)
 			if !set || val == "" {
-				return "", r.notFound(name, fmt.Sprintf("environment variable %s is not set", v))
+				why := fmt.Sprintf("environment variable %s is not set", v)
+				if name != asked {
+					why = fmt.Sprintf("it leads to %s, but environment variable %s is not set", name, v)
+				}
+				return "", r.notFound(asked, why)
 			}
 			name = val
 			continue

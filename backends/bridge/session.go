@@ -342,8 +342,11 @@ func (s *Session) stmtCtx(ctx context.Context) (context.Context, context.CancelF
 }
 
 func (s *Session) readyForQuery(w backends.Writer) error {
-	s.enc.floatDigit = s.set.floatDigits()
-	for _, c := range s.set.changed() {
+	changed := s.set.changed()
+	if changed != nil {
+		s.enc.floatDigit = s.set.floatDigits()
+	}
+	for _, c := range changed {
 		if err := w.Send(&pgproto3.ParameterStatus{Name: c.name, Value: c.value}); err != nil {
 			return err
 		}

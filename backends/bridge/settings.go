@@ -200,6 +200,9 @@ type settings struct {
 	txStart  map[string]string // values at BEGIN, restored by ROLLBACK
 	saves    []savepoint       // values at each SAVEPOINT
 	reported map[string]string // what the client was last told via ParameterStatus
+	// dirty is set by every change, so that the per-statement work at
+	// ReadyForQuery (changed, floatDigits) is skipped when nothing changed.
+	dirty bool
 }
 
 type savepoint struct {
@@ -213,7 +216,7 @@ func newSettings(overrides map[string]string) *settings {
 		d[strings.ToLower(g.name)] = g.def
 	}
 	maps.Copy(d, overrides)
-	return &settings{defaults: d, values: maps.Clone(d), reported: map[string]string{}}
+	return &settings{defaults: d, values: maps.Clone(d), reported: map[string]string{}, dirty: true}
 }
 
 // get returns the current value of name (any case) and whether it exists.
@@ -278,8 +281,10 @@ func (s *settings) set(name, value string, local, reset, inTx bool) error {
 			s.local = map[string]string{}
 		}
 		s.local[key] = value
+		s.dirty = true
 		return nil
 	}
+	s.dirty = true
 	s.values[key] = value
 	if s.local != nil {
 		delete(s.local, key)
@@ -288,6 +293,7 @@ func (s *settings) set(name, value string, local, reset, inTx bool) error {
 }
 
 func (s *settings) resetAll() {
+	s.dirty = true
 	for k, v := range s.defaults {
 		if g, ok := gucs[k]; ok && g.fixed {
 			continue
@@ -306,9 +312,13 @@ func (s *settings) resetAll() {
 
 func (s *settings) begin() { s.txStart = maps.Clone(s.values) }
 
-func (s *settings) commit() { s.txStart, s.local, s.saves = nil, nil, nil }
+func (s *settings) commit() {
+	s.dirty = s.dirty || s.local != nil
+	s.txStart, s.local, s.saves = nil, nil, nil
+}
 
 func (s *settings) rollback() {
+	s.dirty = true
 	if s.txStart != nil {
 		s.values = s.txStart
 	}
@@ -331,6 +341,7 @@ func (s *settings) findSavepoint(name string) int {
 
 func (s *settings) rollbackTo(i int) {
 	sp := s.saves[i]
+	s.dirty = true
 	s.values, s.local = maps.Clone(sp.values), maps.Clone(sp.local)
 	s.saves = s.saves[:i+1]
 }
@@ -340,6 +351,10 @@ func (s *settings) release(i int) { s.saves = s.saves[:i] }
 // changed returns the reported parameters whose value differs from what the
 // client was last told, and records them as told.
 func (s *settings) changed() []paramStatus {
+	if !s.dirty {
+		return nil
+	}
+	s.dirty = false
 	var out []paramStatus
 	for _, g := range gucList {
 		if !g.report {

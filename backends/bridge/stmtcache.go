@@ -38,8 +38,17 @@ func (c *stmtCache) get(ctx context.Context, query string) (*cachedStmt, error) 
 	if e, ok := c.items[query]; ok {
 		c.ll.MoveToFront(e)
 		cs := e.Value.(*cachedStmt)
-		cs.inUse++
-		return cs, nil
+		if cs.inUse == 0 {
+			cs.inUse++
+			return cs, nil
+		}
+		// A statement handle runs one execution at a time; another portal
+		// of the same text (two cursors open at once) gets its own.
+		st, err := c.conn.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		return &cachedStmt{query: query, stmt: st, inUse: 1, orphan: true}, nil
 	}
 	st, err := c.conn.PrepareContext(ctx, query)
 	if err != nil {
