@@ -102,6 +102,14 @@ func Open(ctx context.Context, cfg Config) (*bridge.Backend, error) {
 	return bridge.New(db, Dialect{}, bridge.Options{SerializeWrites: true, LockTimeout: busy}), nil
 }
 
+// OIDs the type inference compares with.
+const (
+	int8OID    = pgtype.Int8OID
+	boolOID    = pgtype.BoolOID
+	float8OID  = pgtype.Float8OID
+	numericOID = pgtype.NumericOID
+)
+
 // Dialect adapts the bridge to SQLite.
 type Dialect struct{}
 
@@ -135,8 +143,20 @@ func (Dialect) Columns(ctx context.Context, conn *sql.Conn, query string) ([]bri
 		if err != nil {
 			return err
 		}
-		for _, c := range info {
-			cols = append(cols, bridge.Column{Name: c.Name, DBType: c.DeclType})
+		types := make([]string, len(info))
+		for i, c := range info {
+			types[i] = c.DeclType
+		}
+		inferTypes(query, types, func(q string) ([]string, error) {
+			info, err := ci.ColumnInfo(q)
+			out := make([]string, len(info))
+			for i, c := range info {
+				out[i] = c.DeclType
+			}
+			return out, err
+		})
+		for i, c := range info {
+			cols = append(cols, bridge.Column{Name: c.Name, DBType: types[i]})
 		}
 		return nil
 	})
