@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,47 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
+
+// newProxy is startProxy with the proxy's logs kept in a buffer and
+// printed only when the test fails. The harness's default sends them to
+// t.Log, which panics when a session goroutine logs after the test has
+// completed (Server.Close does not wait for sessions to finish).
+func newProxy(t testing.TB, secretsTOML string, opts ...proxyOptions) *testProxy {
+	t.Helper()
+	var o proxyOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.logs == nil {
+		buf := &lockedBuffer{}
+		o.logs = buf
+		// Registered before startProxy's cleanup, so it runs after it.
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("proxy logs:\n%s", buf.String())
+			}
+		})
+	}
+	return startProxy(t, secretsTOML, o)
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // rawClient is a PostgreSQL frontend over a bare TCP connection, for tests
 // that must see every backend message (PortalSuspended, ParameterDescription,
@@ -41,13 +85,19 @@ func dialRaw(t testing.TB, addr string) *rawClient {
 	return &rawClient{t: t, conn: c, fe: pgproto3.NewFrontend(c, c)}
 }
 
-// startRaw dials and completes the startup exchange for database db as user
-// "tester".
+// startRaw dials the proxy and completes the startup exchange for database
+// db as user "tester".
 func startRaw(t testing.TB, p *testProxy, db string) *rawClient {
 	t.Helper()
-	rc := dialRaw(t, p.Addr)
+	return startRawAt(t, p.Addr, "tester", db)
+}
+
+// startRawAt dials addr and completes the startup exchange.
+func startRawAt(t testing.TB, addr, user, db string) *rawClient {
+	t.Helper()
+	rc := dialRaw(t, addr)
 	rc.send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "tester", "database": db}})
+		Parameters: map[string]string{"user": user, "database": db}})
 	rc.Startup = rc.untilReady()
 	for _, m := range rc.Startup {
 		if e, ok := m.(*pgproto3.ErrorResponse); ok {
@@ -55,6 +105,18 @@ func startRaw(t testing.TB, p *testProxy, db string) *rawClient {
 		}
 	}
 	return rc
+}
+
+// startRawPG is startRaw against the PostgreSQL the differential checks
+// use; it skips (or fails) when that is down.
+func startRawPG(t testing.TB) *rawClient {
+	t.Helper()
+	directPG(t) // skips when PostgreSQL is unavailable
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startRawAt(t, u.Host, u.User.Username(), strings.TrimPrefix(u.Path, "/"))
 }
 
 // send writes msgs and flushes them.
@@ -184,17 +246,6 @@ func findMsg[T pgproto3.BackendMessage](ms []pgproto3.BackendMessage) (T, bool) 
 	}
 	var zero T
 	return zero, false
-}
-
-// dataRows returns the text of the first column of every DataRow in ms.
-func dataRows(ms []pgproto3.BackendMessage) []string {
-	var out []string
-	for _, m := range ms {
-		if r, ok := m.(*pgproto3.DataRow); ok {
-			out = append(out, string(r.Values[0]))
-		}
-	}
-	return out
 }
 
 // pgErr returns err as a *pgconn.PgError, failing the test if it is not one.

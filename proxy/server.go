@@ -241,8 +241,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes every listener and session at once. It is idempotent.
+// Close closes every listener and session at once, and returns when their
+// goroutines have ended (running statements are cancelled through the
+// server's context, so that is prompt). It is idempotent.
 func (s *Server) Close() error {
+	defer s.wg.Wait()
 	s.closeOnce.Do(func() {
 		s.draining.Store(true)
 		s.cancel()

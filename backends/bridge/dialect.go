@@ -27,9 +27,10 @@ type Dialect interface {
 	TypeOID(dbType string) uint32
 	// Error maps a driver error to the nearest PostgreSQL error.
 	Error(err error) *pgcode.Error
-	// BeginSQL is the statement that starts a transaction. write is true
-	// when the transaction may write (not READ ONLY).
-	BeginSQL(write bool) string
+	// BeginSQL is the statement that starts a transaction. immediate asks
+	// for the data source's write lock at once (the transaction is known
+	// to write); otherwise the transaction starts without it.
+	BeginSQL(immediate bool) string
 }
 
 // Column is a result column as a dialect describes it.

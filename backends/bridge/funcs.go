@@ -13,9 +13,10 @@ import (
 
 // funcCol is one item of a SELECT the bridge answers itself.
 type funcCol struct {
-	fn    string // version, current_user, current_setting, ...
-	arg   string // current_setting's parameter name
-	alias string
+	fn        string // version, current_user, current_setting, ...
+	arg       string // current_setting's parameter name
+	missingOK bool   // current_setting's second argument
+	alias     string
 }
 
 // sessionFuncs are the functions drivers and tools call on connect that a
@@ -92,6 +93,11 @@ func parseFuncSelect(text string) ([]funcCol, bool) {
 					if t, ok = next(); !ok {
 						return nil, false
 					}
+					b, isBool := ParseBool(t.Value())
+					if !isBool || t.Kind != sqltext.TokIdent && t.Kind != sqltext.TokString {
+						return nil, false
+					}
+					col.missingOK = b
 					t, ok = next()
 				}
 			}
@@ -172,6 +178,9 @@ func (s *Session) funcValue(c funcCol) (any, error) {
 	case "current_setting":
 		v, ok := s.set.get(c.arg)
 		if !ok {
+			if c.missingOK {
+				return nil, nil
+			}
 			return nil, unrecognized(c.arg)
 		}
 		return v, nil

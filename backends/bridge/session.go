@@ -28,6 +28,7 @@ const (
 	kindShow             // SHOW: answered by the bridge
 	kindFunc             // SELECT version(), current_user, ...: answered by the bridge
 	kindDiscard          // DISCARD ALL
+	kindSetTx            // SET [SESSION CHARACTERISTICS AS] TRANSACTION
 )
 
 // stmt is a parsed statement: the unnamed one, a named prepared one, or one
@@ -42,6 +43,7 @@ type stmt struct {
 	set       sqltext.Set
 	show      string
 	funcs     []funcCol
+	txModes   txModes
 	// cols is the result description sent for Describe of this statement.
 	// Once a client has it, every portal of the statement keeps these
 	// types: drivers (pgx's statement cache) decode with them.
@@ -85,16 +87,18 @@ type Session struct {
 	enc     encoder
 	m       *pgtype.Map
 
-	tx        byte // 'I', 'T' or 'E'
-	implicit  bool // the open transaction is implicit (multi-statement Query or extended batch)
-	locked    bool // this session holds the backend's writer lock
-	discard   bool // extended protocol: an error occurred, skip until Sync
-	stmts     map[string]*stmt
-	portals   map[string]*portal
-	cache     *stmtCache
-	rowBuf    []byte   // reused for every DataRow: Writer.Send encodes before returning
-	spans     [][2]int // value offsets into rowBuf
-	rowValues [][]byte
+	tx         byte // 'I', 'T' or 'E'
+	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
+	open       bool // the data source has a transaction open (false after abortFailed)
+	txReadOnly bool // the transaction is READ ONLY
+	locked     bool // this session holds the backend's writer lock
+	discard    bool // extended protocol: an error occurred, skip until Sync
+	stmts      map[string]*stmt
+	portals    map[string]*portal
+	cache      *stmtCache
+	rowBuf     []byte   // reused for every DataRow: Writer.Send encodes before returning
+	spans      [][2]int // value offsets into rowBuf
+	rowValues  [][]byte
 }
 
 func newSession(b *Backend, conn *sql.Conn, p backends.SessionParams, set *settings, version string) *Session {
@@ -228,7 +232,7 @@ func (s *Session) Close() error {
 		s.closePortal(name)
 	}
 	ctx := context.Background()
-	if s.tx != 'I' {
+	if s.open {
 		_, _ = s.conn.ExecContext(ctx, "ROLLBACK")
 	}
 	s.unlock()
@@ -301,6 +305,7 @@ func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extend
 		s.endTx(ctx, false)
 	case s.tx == 'T':
 		s.tx = 'E'
+		s.abortFailed(ctx)
 	}
 	return nil
 }
@@ -376,6 +381,8 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 	default:
 		if set, ok := sqltext.ParseSet(text); ok {
 			st.kind, st.set = kindSet, set
+		} else if m, ok := parseSetTransaction(text); ok {
+			st.kind, st.txModes = kindSetTx, m
 		} else if name, ok := sqltext.ParseShow(text); ok {
 			st.kind, st.show = kindShow, name
 		} else if st.info.Command == "DISCARD ALL" {
@@ -419,7 +426,12 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 		}
 		return s.readyForQuery(w)
 	}
-	multi := len(parts) > 1
+	multi, writes := len(parts) > 1, false
+	if multi {
+		for _, part := range parts {
+			writes = writes || !sqltext.Classify(part).ReadOnly
+		}
+	}
 	for _, part := range parts {
 		st, err := s.prepare(part, nil)
 		if err != nil {
@@ -430,7 +442,7 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 		}
 		if s.tx == 'I' && multi && st.kind != kindTx {
 			// Several statements in one Query run in one implicit transaction.
-			if err := s.beginImplicit(ctx, true); err != nil {
+			if err := s.beginImplicit(ctx, writes); err != nil {
 				if err := s.fail(ctx, err, w, false); err != nil {
 					return err
 				}
@@ -763,6 +775,11 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			tag = "RESET"
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	case kindSetTx:
+		if err := s.setTransaction(st.txModes, w); err != nil {
+			return err
+		}
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
 	case kindDiscard:
 		if s.tx != 'I' && !s.implicit {
 			return pgcode.New(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
@@ -855,7 +872,7 @@ func (s *Session) resolvePortal(ctx context.Context, p *portal) error {
 // under a context of its own that the caller's cancellation reaches only
 // while a message is being handled.
 func (s *Session) openRows(ctx context.Context, p *portal) error {
-	if err := s.lockForAutocommit(ctx, p.st); err != nil {
+	if err := s.lockForWrite(ctx, p.st); err != nil {
 		return err
 	}
 	cctx, cancel := s.stmtCtx(context.WithoutCancel(ctx))
@@ -990,7 +1007,7 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	if p.done {
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(execTag(p.st.info, 0))})
 	}
-	if err := s.lockForAutocommit(ctx, p.st); err != nil {
+	if err := s.lockForWrite(ctx, p.st); err != nil {
 		return err
 	}
 	defer s.unlockAutocommit()
@@ -1018,10 +1035,19 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(execTag(p.st.info, n))})
 }
 
-// lockForAutocommit takes the writer lock for a write outside any
-// transaction; inside one, the transaction already holds it.
-func (s *Session) lockForAutocommit(ctx context.Context, st *stmt) error {
-	if s.tx != 'I' || s.locked || st.info.ReadOnly {
+// lockForWrite takes the writer lock before a statement that may write:
+// outside a transaction for the statement, inside one until it ends. A
+// write in a READ ONLY transaction (or under default_transaction_read_only
+// outside one) fails with 25006, as in PostgreSQL.
+func (s *Session) lockForWrite(ctx context.Context, st *stmt) error {
+	if st.info.ReadOnly {
+		return nil
+	}
+	if s.txReadOnly || s.tx == 'I' && s.set.defaultReadOnly() {
+		return pgcode.New(pgcode.ReadOnlySQLTransaction,
+			fmt.Sprintf("cannot execute %s in a read-only transaction", st.info.Command))
+	}
+	if s.locked {
 		return nil
 	}
 	if err := s.b.acquire(ctx); err != nil {

@@ -56,8 +56,8 @@ var gucList = []*guc{
 	{name: "lock_timeout", def: "0", check: checkDuration, desc: "Sets the maximum allowed duration of any wait for a lock."},
 	{name: "idle_in_transaction_session_timeout", def: "0", check: checkDuration, desc: "Sets the maximum allowed idle time between queries, when in a transaction."},
 	{name: "bytea_output", def: "hex", check: only("hex"), desc: "Sets the output format for bytea."},
-	{name: "default_transaction_isolation", def: "read committed", desc: "Sets the transaction isolation level of each new transaction."},
-	{name: "transaction_isolation", def: "read committed", desc: "Sets the current transaction's isolation level."},
+	{name: "default_transaction_isolation", def: "read committed", check: checkIsolation, desc: "Sets the transaction isolation level of each new transaction."},
+	{name: "transaction_isolation", def: "read committed", check: checkIsolation, desc: "Sets the current transaction's isolation level."},
 	{name: "transaction_read_only", def: "off", check: checkBool, desc: "Sets the current transaction's read-only status."},
 	{name: "client_min_messages", def: "notice", desc: "Sets the message levels that are sent to the client."},
 	{name: "lc_messages", def: "C", desc: "Sets the language in which messages are displayed."},
@@ -70,8 +70,8 @@ var gucList = []*guc{
 	{name: "server_version_num", def: ServerVersionNum, fixed: true, desc: "Shows the server version as an integer."},
 	{name: "block_size", def: "8192", fixed: true, desc: "Shows the size of a disk block."},
 	{name: "max_connections", def: "100", fixed: true, desc: "Sets the maximum number of concurrent connections."},
-	{name: "work_mem", def: "4MB", desc: "Sets the maximum memory to be used for query workspaces."},
-	{name: "maintenance_work_mem", def: "64MB", desc: "Sets the maximum memory to be used for maintenance operations."},
+	{name: "work_mem", def: "4MB", check: checkMemory, desc: "Sets the maximum memory to be used for query workspaces."},
+	{name: "maintenance_work_mem", def: "64MB", check: checkMemory, desc: "Sets the maximum memory to be used for maintenance operations."},
 	{name: "row_security", def: "on", check: checkBool, desc: "Enable row security."},
 	{name: "synchronous_commit", def: "on", desc: "Sets the current transaction's synchronization level."},
 	{name: "timezone_abbreviations", def: "Default", desc: "Selects a file of time zone abbreviations."},
@@ -113,6 +113,14 @@ func checkBool(v string) (string, error) {
 		return "on", nil
 	}
 	return "off", nil
+}
+
+func checkIsolation(v string) (string, error) {
+	switch l := strings.ToLower(strings.Join(strings.Fields(v), " ")); l {
+	case "serializable", "repeatable read", "read committed", "read uncommitted":
+		return l, nil
+	}
+	return "", fmt.Errorf("available values: serializable, repeatable read, read committed, read uncommitted")
 }
 
 func checkEncoding(v string) (string, error) {
@@ -163,12 +171,27 @@ func checkFloatDigits(v string) (string, error) {
 	return strconv.Itoa(n), nil
 }
 
-// checkDuration accepts PostgreSQL's time units (default unit ms).
+// checkDuration accepts PostgreSQL's time units (a bare number is
+// milliseconds) and stores the value as SHOW prints it: in the largest unit
+// that divides it exactly ("1000" shows as "1s").
 func checkDuration(v string) (string, error) {
-	if _, err := parseMillis(v); err != nil {
+	d, err := parseMillis(v)
+	if err != nil {
 		return "", err
 	}
-	return v, nil
+	ms := d.Milliseconds()
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{86400000, "d"}, {3600000, "h"}, {60000, "min"}, {1000, "s"}} {
+		if ms != 0 && ms%u.n == 0 {
+			return strconv.FormatInt(ms/u.n, 10) + u.name, nil
+		}
+	}
+	if ms == 0 {
+		return "0", nil
+	}
+	return strconv.FormatInt(ms, 10) + "ms", nil
 }
 
 func parseMillis(v string) (time.Duration, error) {
@@ -178,16 +201,45 @@ func parseMillis(v string) (time.Duration, error) {
 		i++
 	}
 	n, err := strconv.ParseFloat(s[:i], 64)
-	if err != nil {
+	if err != nil || n < 0 {
 		return 0, fmt.Errorf("invalid duration")
 	}
 	unit := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
 		"s": time.Second, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
 	u, ok := unit[strings.TrimSpace(s[i:])]
 	if !ok {
-		return 0, fmt.Errorf("invalid unit %q: valid units are us, ms, s, min, h, d", s[i:])
+		return 0, fmt.Errorf("valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"")
 	}
 	return time.Duration(n * float64(u)), nil
+}
+
+// checkMemory accepts PostgreSQL's memory units (a bare number is kB) and
+// stores the value as SHOW prints it ("1024" shows as "1MB").
+func checkMemory(v string) (string, error) {
+	s := strings.TrimSpace(v)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("invalid memory size")
+	}
+	mult := map[string]int64{"": 1, "kB": 1, "MB": 1 << 10, "GB": 1 << 20, "TB": 1 << 30}
+	m, ok := mult[strings.TrimSpace(s[i:])]
+	if !ok {
+		return "", fmt.Errorf("valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\"")
+	}
+	kb := n * m
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{1 << 30, "TB"}, {1 << 20, "GB"}, {1 << 10, "MB"}} {
+		if kb != 0 && kb%u.n == 0 {
+			return strconv.FormatInt(kb/u.n, 10) + u.name, nil
+		}
+	}
+	return strconv.FormatInt(kb, 10) + "kB", nil
 }
 
 // settings is one session's parameter state, including PostgreSQL's
@@ -310,7 +362,31 @@ func (s *settings) resetAll() {
 
 // Transaction hooks.
 
-func (s *settings) begin() { s.txStart = maps.Clone(s.values) }
+// begin starts a transaction's settings: transaction_read_only and
+// transaction_isolation take the transaction's modes (or the defaults).
+func (s *settings) begin(readOnly bool, isolation string) {
+	s.txStart = maps.Clone(s.values)
+	s.local = map[string]string{"transaction_read_only": "off", "transaction_isolation": s.values["default_transaction_isolation"]}
+	if readOnly {
+		s.local["transaction_read_only"] = "on"
+	}
+	if isolation != "" {
+		s.local["transaction_isolation"] = strings.ToLower(isolation)
+	}
+	s.dirty = true
+}
+
+// defaultReadOnly reports default_transaction_read_only.
+func (s *settings) defaultReadOnly() bool {
+	v, _ := s.get("default_transaction_read_only")
+	return v == "on"
+}
+
+// isolation is the current transaction_isolation.
+func (s *settings) isolation() string {
+	v, _ := s.get("transaction_isolation")
+	return v
+}
 
 func (s *settings) commit() {
 	s.dirty = s.dirty || s.local != nil

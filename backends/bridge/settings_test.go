@@ -25,14 +25,14 @@ func TestSettingsTransactions(t *testing.T) {
 		}
 	}
 
-	s.begin()
+	s.begin(false, "")
 	mustSet("application_name", "in_tx", false, true)
 	s.rollback()
 	if got := show("application_name"); got != "start" {
 		t.Errorf("after ROLLBACK: %q, want start", got)
 	}
 
-	s.begin()
+	s.begin(false, "")
 	mustSet("application_name", "kept", false, true)
 	mustSet("DateStyle", "iso, dmy", true, true)
 	if got := show("datestyle"); got != "ISO, DMY" {
@@ -46,7 +46,7 @@ func TestSettingsTransactions(t *testing.T) {
 		t.Errorf("SET LOCAL after COMMIT: %q, want the default", got)
 	}
 
-	s.begin()
+	s.begin(false, "")
 	s.savepoint("a")
 	mustSet("application_name", "after_a", false, true)
 	i := s.findSavepoint("a")

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -11,21 +12,25 @@ import (
 	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
 
-// beginTx opens a transaction on the data source. A transaction that may
-// write takes the writer lock first (when the backend serializes writes).
-func (s *Session) beginTx(ctx context.Context, write bool) error {
-	if write && !s.locked {
+// beginTx opens a transaction on the data source. immediate takes the
+// writer lock first and starts SQLite's write transaction at once, for
+// transactions known to write (an implicit block around writes). An
+// explicit BEGIN is deferred: read-only transactions, which is what DB-API
+// drivers open around every SELECT, then never wait for each other, and the
+// first write takes the lock (lockForWrite).
+func (s *Session) beginTx(ctx context.Context, immediate, readOnly bool, isolation string) error {
+	if immediate && !s.locked {
 		if err := s.b.acquire(ctx); err != nil {
 			return err
 		}
 		s.locked = s.b.lock != nil
 	}
-	if err := s.cache.exec(ctx, s.d.BeginSQL(write)); err != nil {
+	if err := s.cache.exec(ctx, s.d.BeginSQL(immediate)); err != nil {
 		s.unlock()
 		return err
 	}
-	s.tx = 'T'
-	s.set.begin()
+	s.tx, s.open, s.txReadOnly = 'T', true, readOnly
+	s.set.begin(readOnly, isolation)
 	return nil
 }
 
@@ -33,7 +38,7 @@ func (s *Session) beginTx(ctx context.Context, write bool) error {
 // the statements of one multi-statement Query, or of one extended-protocol
 // batch up to Sync.
 func (s *Session) beginImplicit(ctx context.Context, write bool) error {
-	if err := s.beginTx(ctx, write); err != nil {
+	if err := s.beginTx(ctx, write, s.set.defaultReadOnly(), ""); err != nil {
 		return err
 	}
 	s.implicit = true
@@ -44,27 +49,45 @@ func (s *Session) beginImplicit(ctx context.Context, write bool) error {
 // A commit that fails rolls back, and the error is returned.
 func (s *Session) endTx(ctx context.Context, commit bool) error {
 	var err error
-	if commit && s.tx == 'T' {
-		if err = s.cache.exec(context.WithoutCancel(ctx), "COMMIT"); err != nil {
-			commit = false
+	if s.open {
+		if commit && s.tx == 'T' {
+			if err = s.cache.exec(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+				commit = false
+			}
+		}
+		if !commit {
+			// The data source may have ended the transaction itself (SQLite
+			// does on some errors); a failing ROLLBACK then changes nothing.
+			_ = s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}
-	if !commit {
-		// The data source may have ended the transaction itself (SQLite
-		// does on some errors); a failing ROLLBACK then changes nothing.
-		_ = s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK")
-	}
-	if commit {
+	if commit && s.tx == 'T' {
 		s.set.commit()
 	} else {
 		s.set.rollback()
 	}
-	s.tx, s.implicit = 'I', false
+	s.tx, s.implicit, s.open, s.txReadOnly = 'I', false, false, false
 	s.unlock()
 	for name := range s.portals {
 		s.closePortal(name)
 	}
 	return err
+}
+
+// abortFailed ends the data source's side of a transaction that failed
+// with no savepoint to return to: nothing but ROLLBACK can follow, so the
+// writer lock and SQLite's locks are released now instead of when the
+// client gets round to ROLLBACK. The client still sees status E.
+func (s *Session) abortFailed(ctx context.Context) {
+	if !s.open || len(s.set.saves) > 0 {
+		return
+	}
+	_ = s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK")
+	s.open = false
+	s.unlock()
+	for name := range s.portals {
+		s.closePortal(name)
+	}
 }
 
 func warning(code, msg string) *pgproto3.NoticeResponse {
@@ -87,7 +110,7 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 			s.implicit = false
 			return tag, nil
 		}
-		return tag, s.beginTx(ctx, !tx.ReadOnly)
+		return tag, s.beginTx(ctx, false, tx.ReadOnly || s.set.defaultReadOnly(), tx.Isolation)
 	case sqltext.TxCommit:
 		if s.tx == 'I' {
 			return "COMMIT", w.Send(warning(pgcode.NoActiveSQLTransaction, "there is no transaction in progress"))
@@ -100,12 +123,12 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 			}
 		}
 		failed := s.tx == 'E'
-		readOnly := !s.locked
+		readOnly, iso := s.txReadOnly, s.set.isolation()
 		if err := s.endTx(ctx, !failed); err != nil {
 			return "", err
 		}
 		if tx.Chain {
-			if err := s.beginTx(ctx, !readOnly); err != nil {
+			if err := s.beginTx(ctx, false, readOnly, iso); err != nil {
 				return "", err
 			}
 		}
@@ -122,12 +145,12 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 				return "", err
 			}
 		}
-		readOnly := !s.locked
+		readOnly, iso := s.txReadOnly, s.set.isolation()
 		if err := s.endTx(ctx, false); err != nil {
 			return "", err
 		}
 		if tx.Chain {
-			if err := s.beginTx(ctx, !readOnly); err != nil {
+			if err := s.beginTx(ctx, false, readOnly, iso); err != nil {
 				return "", err
 			}
 		}
@@ -183,4 +206,118 @@ func (s *Session) applySet(set sqltext.Set, w backends.Writer) error {
 		return w.Send(warning(pgcode.NoActiveSQLTransaction, "SET LOCAL can only be used in transaction blocks"))
 	}
 	return s.set.set(set.Name, set.Value, set.Local, set.Reset || set.Default, inTx)
+}
+
+// txModes is SET [SESSION CHARACTERISTICS AS] TRANSACTION's list of modes.
+type txModes struct {
+	session   bool   // SESSION CHARACTERISTICS: sets the defaults
+	readOnly  string // "on", "off" or "" (not given)
+	isolation string // "" when not given
+}
+
+// parseSetTransaction recognises SET TRANSACTION modes and SET SESSION
+// CHARACTERISTICS AS TRANSACTION modes.
+func parseSetTransaction(text string) (txModes, bool) {
+	var words []string
+	lx := sqltext.NewLexer(text)
+	for {
+		t, ok := lx.Next()
+		if !ok {
+			break
+		}
+		switch t.Kind {
+		case sqltext.TokComment:
+			continue
+		case sqltext.TokIdent:
+			words = append(words, strings.ToUpper(t.Text))
+		case sqltext.TokOperator:
+			if t.Text != "," {
+				return txModes{}, false
+			}
+		case sqltext.TokSemicolon:
+		default:
+			return txModes{}, false
+		}
+	}
+	var m txModes
+	rest, ok := cutWords(words, "SET", "TRANSACTION")
+	if !ok {
+		if rest, ok = cutWords(words, "SET", "SESSION", "CHARACTERISTICS", "AS", "TRANSACTION"); !ok {
+			return m, false
+		}
+		m.session = true
+	}
+	if len(rest) == 0 {
+		return m, false
+	}
+	for len(rest) > 0 {
+		switch {
+		case hasWords(rest, "ISOLATION", "LEVEL", "SERIALIZABLE"):
+			m.isolation, rest = "serializable", rest[3:]
+		case hasWords(rest, "ISOLATION", "LEVEL", "REPEATABLE", "READ"):
+			m.isolation, rest = "repeatable read", rest[4:]
+		case hasWords(rest, "ISOLATION", "LEVEL", "READ", "COMMITTED"):
+			m.isolation, rest = "read committed", rest[4:]
+		case hasWords(rest, "ISOLATION", "LEVEL", "READ", "UNCOMMITTED"):
+			m.isolation, rest = "read uncommitted", rest[4:]
+		case hasWords(rest, "READ", "ONLY"):
+			m.readOnly, rest = "on", rest[2:]
+		case hasWords(rest, "READ", "WRITE"):
+			m.readOnly, rest = "off", rest[2:]
+		case hasWords(rest, "NOT", "DEFERRABLE"):
+			rest = rest[2:]
+		case hasWords(rest, "DEFERRABLE"):
+			rest = rest[1:]
+		default:
+			return m, false
+		}
+	}
+	return m, true
+}
+
+func hasWords(words []string, want ...string) bool {
+	if len(words) < len(want) {
+		return false
+	}
+	for i, w := range want {
+		if words[i] != w {
+			return false
+		}
+	}
+	return true
+}
+
+func cutWords(words []string, want ...string) ([]string, bool) {
+	if !hasWords(words, want...) {
+		return words, false
+	}
+	return words[len(want):], true
+}
+
+// setTransaction applies SET [SESSION CHARACTERISTICS AS] TRANSACTION.
+func (s *Session) setTransaction(m txModes, w backends.Writer) error {
+	if m.session {
+		if m.readOnly != "" {
+			if err := s.set.set("default_transaction_read_only", m.readOnly, false, false, s.tx != 'I'); err != nil {
+				return err
+			}
+		}
+		if m.isolation != "" {
+			return s.set.set("default_transaction_isolation", m.isolation, false, false, s.tx != 'I')
+		}
+		return nil
+	}
+	if s.tx == 'I' || s.implicit {
+		return w.Send(warning(pgcode.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks"))
+	}
+	if m.readOnly != "" {
+		s.txReadOnly = m.readOnly == "on"
+		if err := s.set.set("transaction_read_only", m.readOnly, true, false, true); err != nil {
+			return err
+		}
+	}
+	if m.isolation != "" {
+		return s.set.set("transaction_isolation", m.isolation, true, false, true)
+	}
+	return nil
 }

@@ -202,10 +202,11 @@ func (Dialect) TypeOID(decl string) uint32 {
 	return pgtype.TextOID
 }
 
-// BeginSQL: a transaction that may write takes SQLite's write lock at once
-// (IMMEDIATE), so it can never fail later with SQLITE_BUSY_SNAPSHOT.
-func (Dialect) BeginSQL(write bool) string {
-	if write {
+// BeginSQL: a transaction known to write takes SQLite's write lock at once
+// (IMMEDIATE), so it can never fail later with SQLITE_BUSY_SNAPSHOT; the
+// others start deferred and take it at their first write.
+func (Dialect) BeginSQL(immediate bool) string {
+	if immediate {
 		return "BEGIN IMMEDIATE"
 	}
 	return "BEGIN DEFERRED"
@@ -218,6 +219,7 @@ const (
 	codeConstraintNotNull    = sqlite3.SQLITE_CONSTRAINT | 5<<8
 	codeConstraintPrimaryKey = sqlite3.SQLITE_CONSTRAINT | 6<<8
 	codeConstraintUnique     = sqlite3.SQLITE_CONSTRAINT | 8<<8
+	codeBusySnapshot         = sqlite3.SQLITE_BUSY | 2<<8
 )
 
 // SQLITE_ERROR covers every SQL-level mistake; only its message tells them
@@ -264,6 +266,13 @@ func (Dialect) Error(err error) *pgcode.Error {
 		return pgcode.New(pgcode.ForeignKeyViolation, msg)
 	case codeConstraintCheck:
 		return pgcode.New(pgcode.CheckViolation, msg)
+	case codeBusySnapshot:
+		// A transaction that read, then tried to write after another
+		// session committed: its snapshot is stale. PostgreSQL's
+		// REPEATABLE READ says the same, and the answer is to retry.
+		return pgcode.WithHint(pgcode.SerializationFailure,
+			"could not serialize access due to concurrent update",
+			"The transaction read data another session has since changed; retry the whole transaction.")
 	}
 	switch code & 0xff {
 	case sqlite3.SQLITE_CONSTRAINT:
