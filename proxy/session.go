@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -25,13 +26,11 @@ type session struct {
 	in   *replayReader
 	fe   *pgproto3.Backend // reads the client's (frontend) messages
 	w    *msgWriter
-	log  interface {
-		Debug(string, ...any)
-		Info(string, ...any)
-		Warn(string, ...any)
-	}
+	log  *slog.Logger
 
 	pid, secret uint32
+
+	debug bool // log every statement and error sent (debug level)
 
 	mu      sync.Mutex
 	idle    bool               // blocked reading the client's next message
@@ -105,6 +104,12 @@ func (s *session) serve() {
 		}
 	}()
 	s.log = s.srv.log.With("client", s.conn.RemoteAddr().String(), "database", params.Database, "user", params.User, "pid", s.pid)
+	if s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.debug = true
+		s.w.onError = func(e *pgproto3.ErrorResponse) {
+			s.log.Debug("error sent", "severity", e.Severity, "sqlstate", e.Code, "message", e.Message)
+		}
+	}
 	s.log.Debug("session started", "connection", params.Connection)
 	s.loop()
 	s.log.Debug("session ended")
@@ -297,6 +302,9 @@ func (s *session) loop() {
 		if _, ok := msg.(*pgproto3.Terminate); ok {
 			return
 		}
+		if s.debug {
+			s.logMessage(msg)
+		}
 		if err := s.handle(msg); err != nil {
 			var pe *pgcode.Error
 			if errors.As(err, &pe) {
@@ -394,4 +402,27 @@ func (s *session) receiveError(err error) {
 	}
 	s.log.Warn("invalid client message", "err", err)
 	s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "invalid frontend message: "+err.Error()))
+}
+
+// logMessage logs the statements a client sends, at debug level. Statement
+// text can hold secrets of the application's own (literals), which is why
+// this is debug only; connection passwords never pass through here.
+func (s *session) logMessage(msg pgproto3.FrontendMessage) {
+	const max = 2000
+	clip := func(q string) string {
+		if len(q) > max {
+			return q[:max] + "..."
+		}
+		return q
+	}
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		s.log.Debug("query", "sql", clip(m.String))
+	case *pgproto3.Parse:
+		s.log.Debug("parse", "statement", m.Name, "sql", clip(m.Query), "param_types", m.ParameterOIDs)
+	case *pgproto3.Bind:
+		s.log.Debug("bind", "statement", m.PreparedStatement, "portal", m.DestinationPortal, "params", len(m.Parameters))
+	case *pgproto3.Execute:
+		s.log.Debug("execute", "portal", m.Portal, "max_rows", m.MaxRows)
+	}
 }

@@ -17,6 +17,8 @@ type msgWriter struct {
 	conn net.Conn
 	buf  []byte
 	err  error // sticky: after a failed write the client is gone
+	// onError, when set (debug logging), sees every ErrorResponse sent.
+	onError func(*pgproto3.ErrorResponse)
 }
 
 // Send encodes msg into the buffer before returning, so the caller may reuse
@@ -24,6 +26,11 @@ type msgWriter struct {
 func (w *msgWriter) Send(msg pgproto3.BackendMessage) error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.onError != nil {
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			w.onError(e)
+		}
 	}
 	var err error
 	if w.buf, err = msg.Encode(w.buf); err != nil {

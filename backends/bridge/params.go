@@ -75,9 +75,12 @@ func decodeParam(m *pgtype.Map, oid uint32, format int16, raw []byte, n int) (an
 		}
 		return string(raw[1:]), nil
 	case 0:
-		return nil, pgcode.WithHint(pgcode.FeatureNotSupported,
-			fmt.Sprintf("binary format bind parameter %d has no declared type", n),
-			"Declare the parameter's type in Parse, or send it in text format.")
+		// Drivers send binary with no declared type for one thing: raw
+		// bytes (node-postgres Buffers). PostgreSQL would read them as the
+		// type the context gives; bytes are what they are.
+		b := make([]byte, len(raw))
+		copy(b, raw)
+		return b, nil
 	case pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID:
 		v, err := decodeValue(m, oid, format, raw)
 		t, ok := v.(time.Time)

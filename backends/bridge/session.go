@@ -29,6 +29,7 @@ const (
 	kindFunc             // SELECT version(), current_user, ...: answered by the bridge
 	kindDiscard          // DISCARD ALL
 	kindSetTx            // SET [SESSION CHARACTERISTICS AS] TRANSACTION
+	kindCursor           // DECLARE, FETCH, MOVE, CLOSE, DEALLOCATE: see cursors.go
 )
 
 // stmt is a parsed statement: the unnamed one, a named prepared one, or one
@@ -44,6 +45,7 @@ type stmt struct {
 	show      string
 	funcs     []funcCol
 	txModes   txModes
+	cursor    cursorStmt
 	// cols is the result description sent for Describe of this statement.
 	// Once a client has it, every portal of the statement keeps these
 	// types: drivers (pgx's statement cache) decode with them.
@@ -65,6 +67,8 @@ type portal struct {
 	stop     context.CancelFunc // ends the cursor's context
 	prepared *cachedStmt        // the statement the cursor runs, held until close
 	cache    *stmtCache
+	cursor   bool // opened by DECLARE
+	hold     bool // DECLARE ... WITH HOLD: survives COMMIT
 }
 
 type outCol struct {
@@ -383,6 +387,8 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 			st.kind, st.set = kindSet, set
 		} else if m, ok := parseSetTransaction(text); ok {
 			st.kind, st.txModes = kindSetTx, m
+		} else if c, ok := parseCursorStmt(st.info.Command, text); ok {
+			st.kind, st.cursor = kindCursor, c
 		} else if name, ok := sqltext.ParseShow(text); ok {
 			st.kind, st.show = kindShow, name
 		} else if st.info.Command == "DISCARD ALL" {
@@ -579,6 +585,13 @@ func (s *Session) statementColumns(ctx context.Context, st *stmt) ([]outCol, err
 		}
 		st.cols, st.described = src.columns(), true
 		return st.cols, nil
+	case kindCursor:
+		if st.info.Command != "FETCH" {
+			st.described = true
+			return nil, nil
+		}
+		// The cursor's columns, as they are now: not cached.
+		return s.fetchColumns(&portal{st: st})
 	case kindQuery:
 	default:
 		st.described = true
@@ -716,12 +729,19 @@ func (s *Session) sync(ctx context.Context, w backends.Writer) error {
 		}
 	}
 	if s.tx == 'I' {
-		// Portals live until the end of their transaction.
-		for name := range s.portals {
+		s.closeTxPortals(true)
+	}
+	return s.readyForQuery(w)
+}
+
+// closeTxPortals closes the portals that end with a transaction: all of
+// them, except WITH HOLD cursors when it committed.
+func (s *Session) closeTxPortals(committed bool) {
+	for name, p := range s.portals {
+		if !(committed && p.hold) {
 			s.closePortal(name)
 		}
 	}
-	return s.readyForQuery(w)
 }
 
 func (s *Session) closePortal(name string) {
@@ -775,6 +795,15 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			tag = "RESET"
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	case kindCursor:
+		if err := s.resolvePortal(ctx, p); err != nil {
+			return err
+		}
+		tag, err := s.runCursorStmt(ctx, p, simple, w)
+		if err != nil {
+			return err
+		}
+		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case kindSetTx:
 		if err := s.setTransaction(st.txModes, w); err != nil {
 			return err
@@ -825,6 +854,16 @@ func (s *Session) resolvePortal(ctx context.Context, p *portal) error {
 		err = s.openRows(ctx, p)
 	case kindShow, kindFunc:
 		p.src, err = s.staticRows(st)
+	case kindCursor:
+		if st.info.Command != "FETCH" {
+			p.resolved = true
+			return nil
+		}
+		fc, err := s.fetchColumns(p)
+		if err != nil {
+			return err
+		}
+		return s.setColumns(p, fc)
 	default:
 		p.resolved = true
 		return nil
@@ -842,6 +881,16 @@ func (s *Session) resolvePortal(ctx context.Context, p *portal) error {
 		for i := range cols {
 			cols[i].oid = st.cols[i].oid
 		}
+	}
+	return s.setColumns(p, cols)
+}
+
+// setColumns fixes a portal's result columns with the formats its Bind
+// asked for.
+func (s *Session) setColumns(p *portal, cols []outCol) error {
+	if len(cols) == 0 {
+		p.cols, p.resolved = nil, true
+		return nil
 	}
 	switch len(p.formats) {
 	case 0:
@@ -924,8 +973,22 @@ func (s *Session) args(p *portal) ([]any, error) {
 
 // stream sends up to maxRows rows (0 = all) of an open portal.
 func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backends.Writer) error {
+	_, more, err := s.pump(ctx, p, p.cols, maxRows, w)
+	if err != nil {
+		return err
+	}
+	if more {
+		return w.Send(&pgproto3.PortalSuspended{})
+	}
+	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+}
+
+// pump reads up to maxRows rows (0 = all) of an open portal and, unless w
+// is nil, sends them encoded as cols. more reports whether rows remain;
+// when none do, the cursor is closed.
+func (s *Session) pump(ctx context.Context, p *portal, cols []outCol, maxRows int64, w backends.Writer) (n int64, more bool, err error) {
 	if p.src == nil {
-		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+		return 0, false, nil
 	}
 	stop := context.AfterFunc(ctx, func() {
 		if p.stop != nil {
@@ -933,39 +996,38 @@ func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backen
 		}
 	})
 	defer stop()
-	var n int64
 	for {
 		if maxRows > 0 && n == maxRows {
 			more, err := p.src.more()
 			if err != nil {
-				return interrupted(ctx, p.ctx, err)
+				return n, false, interrupted(ctx, p.ctx, err)
 			}
 			if more {
-				return w.Send(&pgproto3.PortalSuspended{})
+				p.sent += n
+				return n, true, nil
 			}
 			break
 		}
 		vals, err := p.src.next()
 		if err != nil {
-			return interrupted(ctx, p.ctx, err)
+			return n, false, interrupted(ctx, p.ctx, err)
 		}
 		if vals == nil {
 			break
 		}
-		if err := s.sendRow(p.cols, vals, w); err != nil {
-			return err
+		if w != nil {
+			if err := s.sendRow(cols, vals, w); err != nil {
+				return n, false, err
+			}
 		}
 		n++
 	}
 	p.sent += n
 	p.done = true
-	err := p.src.close()
+	err = p.src.close()
 	p.src = nil
 	s.unlockAutocommit()
-	if err != nil {
-		return err
-	}
-	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+	return n, false, err
 }
 
 func (s *Session) sendRow(cols []outCol, vals []any, w backends.Writer) error {

@@ -68,9 +68,7 @@ func (s *Session) endTx(ctx context.Context, commit bool) error {
 	}
 	s.tx, s.implicit, s.open, s.txReadOnly = 'I', false, false, false
 	s.unlock()
-	for name := range s.portals {
-		s.closePortal(name)
-	}
+	s.closeTxPortals(commit)
 	return err
 }
 
@@ -85,9 +83,7 @@ func (s *Session) abortFailed(ctx context.Context) {
 	_ = s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK")
 	s.open = false
 	s.unlock()
-	for name := range s.portals {
-		s.closePortal(name)
-	}
+	s.closeTxPortals(false)
 }
 
 func warning(code, msg string) *pgproto3.NoticeResponse {

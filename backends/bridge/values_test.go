@@ -177,7 +177,7 @@ func TestDecodeParam(t *testing.T) {
 		{name: "bytea binary", oid: pgtype.ByteaOID, format: 1, raw: []byte{0, 1}, want: []byte{0, 1}},
 		{name: "float8 text", oid: pgtype.Float8OID, raw: []byte("Infinity"), want: math.Inf(1)},
 		{name: "date binary", oid: pgtype.DateOID, format: 1, raw: []byte{0, 0, 0x22, 0x9a}, want: "2024-04-02"},
-		{name: "untyped binary refused", oid: 0, format: 1, raw: []byte{1}, err: true},
+		{name: "untyped binary is bytes", oid: 0, format: 1, raw: []byte{1, 0}, want: []byte{1, 0}},
 		{name: "bad format code", oid: 0, format: 7, raw: []byte{1}, err: true},
 		{name: "jsonb binary", oid: pgtype.JSONBOID, format: 1, raw: []byte("\x01{}"), want: "{}"},
 	}
