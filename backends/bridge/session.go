@@ -62,7 +62,6 @@ type portal struct {
 	ctx      context.Context // the cursor's context (statement_timeout)
 	cols     []outCol
 	resolved bool // cols known (and, for Describe, sent)
-	sent     int64
 	done     bool
 	stop     context.CancelFunc // ends the cursor's context
 	prepared *cachedStmt        // the statement the cursor runs, held until close
@@ -973,14 +972,15 @@ func (s *Session) args(p *portal) ([]any, error) {
 
 // stream sends up to maxRows rows (0 = all) of an open portal.
 func (s *Session) stream(ctx context.Context, p *portal, maxRows int64, w backends.Writer) error {
-	_, more, err := s.pump(ctx, p, p.cols, maxRows, w)
+	n, more, err := s.pump(ctx, p, p.cols, maxRows, w)
 	if err != nil {
 		return err
 	}
 	if more {
 		return w.Send(&pgproto3.PortalSuspended{})
 	}
-	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, p.sent))})
+	// The count is this Execute's rows, not the portal's total (PostgreSQL).
+	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(p.st.info, n))})
 }
 
 // pump reads up to maxRows rows (0 = all) of an open portal and, unless w
@@ -1003,7 +1003,6 @@ func (s *Session) pump(ctx context.Context, p *portal, cols []outCol, maxRows in
 				return n, false, interrupted(ctx, p.ctx, err)
 			}
 			if more {
-				p.sent += n
 				return n, true, nil
 			}
 			break
@@ -1022,7 +1021,6 @@ func (s *Session) pump(ctx context.Context, p *portal, cols []outCol, maxRows in
 		}
 		n++
 	}
-	p.sent += n
 	p.done = true
 	err = p.src.close()
 	p.src = nil
