@@ -413,6 +413,19 @@ func TestDifferentialExtendedAgainstPostgres(t *testing.T) {
 		{{"ROLLBACK", ""}},
 		{{"SELECT count(*) FROM x", ""}},
 		{{"", ""}},
+		// Untyped text parameters take the type of the column they meet.
+		{{"CREATE TABLE u (id INTEGER, flag BOOLEAN, day DATE, at TIMESTAMP, raw BYTEA)", ""}},
+		{{"INSERT INTO u VALUES ($1, $2, $3, $4, $5)", "1,true,2024-05-01 +00,2024-05-01 10:00:00+02,\\x0102"}},
+		{{"INSERT INTO u (raw, id, flag) VALUES ($1, $2, $3)", "\\xff,2,f"}},
+		{{"INSERT INTO u (id, flag) VALUES (3, TRUE)", ""}},
+		{{"SELECT id, flag, day, at, raw FROM u ORDER BY id", ""}},
+		{{"SELECT id FROM u WHERE flag = $1 ORDER BY id", "yes"}},
+		{{"SELECT id FROM u WHERE day = $1", "2024-05-01"}},
+		{{"SELECT id FROM u WHERE id IN ($1, $2) AND flag = $3 ORDER BY id", "1,3,on"}},
+		{{"UPDATE u SET flag = $1 WHERE id = $2", "off,3"}},
+		{{"SELECT count(*) FROM u WHERE NOT flag", ""}},
+		{{"DELETE FROM u WHERE raw = $1", "\\xff"}},
+		{{"SELECT count(*) FROM u", ""}},
 	}
 	admin, _ := connectNoticing(t, pgURL(), nil)
 	schema := "xcp_diffx_" + randHex()

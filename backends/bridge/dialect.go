@@ -22,6 +22,10 @@ type Dialect interface {
 	// Columns describes the result columns of query without running it;
 	// it returns no columns for a statement that returns no rows.
 	Columns(ctx context.Context, conn *sql.Conn, query string) ([]Column, error)
+	// ParamTypes returns, for parameters 1..n of query, the declared type
+	// of the column each one meets ("" when unknown), used to read
+	// parameters the client sent without a type as PostgreSQL would.
+	ParamTypes(ctx context.Context, conn *sql.Conn, query string, n int) ([]string, error)
 	// TypeOID maps a declared column type (as the driver reports it) to a
 	// PostgreSQL type OID; 0 means the column is typed by its values.
 	TypeOID(dbType string) uint32

@@ -169,3 +169,35 @@ func decodeValue(m *pgtype.Map, oid uint32, format int16, raw []byte) (any, erro
 	}
 	return t.Codec.DecodeValue(m, oid, format, raw)
 }
+
+// coerceUntyped reads a parameter the client sent as untyped text the way
+// PostgreSQL's input function for the column's type would, when the text
+// is valid input for it: 'true' for a boolean column becomes true, a date
+// with a zone suffix becomes the date, '\x0102' for a blob becomes bytes.
+// Text that is not valid input is kept as it is, since SQLite columns hold
+// any value.
+func coerceUntyped(oid uint32, s string) any {
+	switch oid {
+	case pgtype.BoolOID:
+		if b, ok := ParseBool(s); ok {
+			return b
+		}
+	case pgtype.ByteaOID:
+		if b, ok := ParseByteaText(s); ok {
+			return b
+		}
+	case pgtype.DateOID:
+		if t, ok := parseTime(s); ok {
+			return t.Format("2006-01-02")
+		}
+	case pgtype.TimestampOID:
+		if t, ok := parseTime(s); ok {
+			return t.Format("2006-01-02 15:04:05.999999") // the zone is ignored, as by timestamp_in
+		}
+	case pgtype.TimestamptzOID:
+		if t, ok := parseTime(s); ok {
+			return t.UTC().Format("2006-01-02 15:04:05.999999-07:00")
+		}
+	}
+	return s
+}

@@ -51,6 +51,9 @@ type stmt struct {
 	// types: drivers (pgx's statement cache) decode with them.
 	cols      []outCol
 	described bool
+	// untyped holds, for parameters sent without a type, the type of the
+	// column each meets (0 unknown); found on first need.
+	untyped []uint32
 }
 
 // portal is a bound statement, possibly half-read (Execute with a row limit).
@@ -535,6 +538,9 @@ func (s *Session) bind(m *pgproto3.Bind, w backends.Writer) error {
 		if err != nil {
 			return err
 		}
+		if text, ok := v.(string); ok && st.paramOIDs[i] == 0 {
+			v = coerceUntyped(s.untypedParam(st, i), text)
+		}
 		args[i] = v
 	}
 	s.portals[m.DestinationPortal] = &portal{st: st, args: args, formats: m.ResultFormatCodes}
@@ -701,6 +707,24 @@ func (s *Session) executeMsg(ctx context.Context, m *pgproto3.Execute, w backend
 		}
 	}
 	return s.run(ctx, p, int64(m.MaxRows), false, w)
+}
+
+// untypedParam returns the type of the column parameter i (0-based) meets.
+func (s *Session) untypedParam(st *stmt, i int) uint32 {
+	if st.untyped == nil {
+		st.untyped = make([]uint32, len(st.paramOIDs))
+		if st.kind == kindQuery || st.kind == kindExec {
+			types, err := s.d.ParamTypes(context.Background(), s.conn, st.query, len(st.paramOIDs))
+			if err == nil {
+				for j, t := range types {
+					if j < len(st.untyped) && t != "" {
+						st.untyped[j] = s.d.TypeOID(t)
+					}
+				}
+			}
+		}
+	}
+	return st.untyped[i]
 }
 
 // needsTx reports whether a statement executed outside a transaction must

@@ -163,6 +163,29 @@ func (Dialect) Columns(ctx context.Context, conn *sql.Conn, query string) ([]bri
 	return cols, err
 }
 
+// ParamTypes infers parameter types from the columns they meet.
+func (Dialect) ParamTypes(ctx context.Context, conn *sql.Conn, query string, n int) ([]string, error) {
+	var out []string
+	err := conn.Raw(func(dc any) error {
+		ci, ok := dc.(interface {
+			ColumnInfo(string) ([]sqlite.ColumnInfo, error)
+		})
+		if !ok {
+			return fmt.Errorf("sqlite driver cannot describe statements (%T)", dc)
+		}
+		out = paramTypes(query, n, func(q string) ([]string, error) {
+			info, err := ci.ColumnInfo(q)
+			types := make([]string, len(info))
+			for i, c := range info {
+				types[i] = c.DeclType
+			}
+			return types, err
+		})
+		return nil
+	})
+	return out, err
+}
+
 // TypeOID maps a declared type to a PostgreSQL type, following SQLite's
 // affinity rules (section 3.1 of "Datatypes In SQLite") and refining them
 // where the declared name says more (BOOLEAN, DATE, DATETIME...).
