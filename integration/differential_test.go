@@ -314,6 +314,18 @@ var differentialScripts = []struct {
 		"SET TRANSACTION READ ONLY",
 		"SELECT count(*) FROM ro",
 	}},
+	{"catalog lookups drivers make on connect", []string{
+		"SELECT t.oid, typarray FROM pg_type t JOIN pg_namespace ns ON typnamespace = ns.oid WHERE typname = 'hstore'",
+		"SELECT t.oid, typarray FROM pg_type t JOIN pg_namespace ns ON typnamespace = ns.oid WHERE typname = 'int4'",
+		"SELECT typname, typlen, typcategory FROM pg_catalog.pg_type WHERE oid IN (16, 20, 25, 1184) ORDER BY oid",
+		"SELECT nspname FROM pg_namespace WHERE oid = 2200",
+	}},
+	{"casts", []string{
+		"CREATE TABLE c (n INTEGER, r DOUBLE PRECISION, b BYTEA, d DATE, f BOOLEAN)",
+		"INSERT INTO c VALUES ('42'::int, '2.5'::float8, '\\x00ff'::bytea, '2024-05-01'::date, 'yes'::boolean)",
+		"SELECT n::text, r::numeric, b, d, f FROM c",
+		"SELECT count(*)::int, (n + 1)::bigint FROM c GROUP BY n",
+	}},
 	{"values and types", []string{
 		"CREATE TABLE v (i INTEGER, f DOUBLE PRECISION, t TEXT, b BOOLEAN)",
 		"INSERT INTO v VALUES (1, 0.1, 'x', true), (-2, 1e20, 'é ü 😀', false), (NULL, 123456789.125, '', NULL), (3, -0.5, 'a''b\\c', true)",

@@ -79,7 +79,7 @@ func (cfg Config) DSN() string {
 
 // Open opens the database and checks that it is usable.
 func Open(ctx context.Context, cfg Config) (*bridge.Backend, error) {
-	db, err := sql.Open("sqlite", cfg.DSN())
+	db, err := sql.Open(driverName, cfg.DSN())
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +125,10 @@ func (Dialect) Version(ctx context.Context, conn *sql.Conn) (string, error) {
 	return v, err
 }
 
-// Rewrite leaves $n as it is: SQLite reads $1 as a parameter name and the
-// driver binds it to the argument with ordinal 1.
-func (Dialect) Rewrite(q string) (string, []int) { return q, nil }
+// Rewrite turns PostgreSQL's :: casts into SQLite's (see casts.go). $n is
+// left as it is: SQLite reads $1 as a parameter name and the driver binds it
+// to the argument with ordinal 1.
+func (Dialect) Rewrite(q string) (string, []int) { return rewriteCasts(q), nil }
 
 // Columns prepares query without stepping it.
 func (Dialect) Columns(ctx context.Context, conn *sql.Conn, query string) ([]bridge.Column, error) {
