@@ -11,8 +11,11 @@ package backends
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
 )
 
 // A Backend is an opened data source, shared by every client session of one
@@ -76,3 +79,24 @@ type Session interface {
 	// Close ends the session and returns its resources to the backend.
 	Close() error
 }
+
+// ProtocolError stands in, in Session.Handle, for a client message that was
+// well framed but could not be decoded. The session answers it as
+// PostgreSQL does: an ErrorResponse, followed by ReadyForQuery when the
+// message was a Query, or by ignoring messages until Sync when it was part
+// of the extended protocol; a transaction in progress fails.
+type ProtocolError struct {
+	Type byte // the message type byte
+	Err  *pgcode.Error
+}
+
+var errNotWire = errors.New("backends.ProtocolError is not a wire message")
+
+// Frontend marks ProtocolError as a frontend message.
+func (*ProtocolError) Frontend() {}
+
+// Decode is not supported: a ProtocolError never comes off the wire.
+func (*ProtocolError) Decode([]byte) error { return errNotWire }
+
+// Encode is not supported: a ProtocolError is never sent.
+func (*ProtocolError) Encode(dst []byte) ([]byte, error) { return dst, errNotWire }

@@ -18,7 +18,7 @@ const benchRows = 10000
 // through the proxy over loopback, per pgx exec mode. The ratio is the cost
 // of the protocol, the socket round trip and the bridge.
 func BenchmarkPointSelect(b *testing.B) {
-	p := startProxy(b, sqliteSecrets("bench"))
+	p := startProxy(b, sqliteSecrets("bench"), proxyOptions{quiet: true})
 	ctx := context.Background()
 	setup := p.Connect(b, "bench")
 	mustExec(b, setup, "CREATE TABLE pet_owners (id INTEGER PRIMARY KEY, person TEXT, pet TEXT)")

@@ -80,6 +80,7 @@ type proxyOptions struct {
 	startupTimeout time.Duration
 	maxMessageSize int
 	logs           io.Writer
+	quiet          bool // log at info level, discarded (benchmarks)
 }
 
 // startProxy writes secretsTOML to a temp dir (the string may use {{dir}}
@@ -106,11 +107,14 @@ func startProxy(t testing.TB, secretsTOML string, opts ...proxyOptions) *testPro
 	if err != nil {
 		t.Fatalf("loading secrets: %v", err)
 	}
-	logs := o.logs
+	logs, level := o.logs, slog.LevelDebug
 	if logs == nil {
 		logs = testWriter{t}
 	}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.quiet {
+		logs, level = io.Discard, slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	reg := routing.New(cfg, routing.Options{LookupEnv: lookup, Logger: logger})
 	srv, err := proxy.New(proxy.Config{Router: reg, Logger: logger, StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize})
 	if err != nil {

@@ -96,8 +96,6 @@ func TestProtocolViolations(t *testing.T) {
 		{"length below 4", frame('Q', 2, nil), "08P01", "length"},
 		{"negative length", frame('Q', -8, nil), "08P01", "length"},
 		{"unknown message type", frame('z', 4, nil), "08P01", ""},
-		{"a query without its terminating zero", frame('Q', 7, []byte("abc")), "08P01", ""},
-		{"a bind whose counts overrun the body", frame('B', 4+6, []byte{0, 0, 0xff, 0xff, 0, 0}), "08P01", ""},
 		{"a message a client never sends after startup", frame('p', 4+4, []byte("pwd\x00")), "08P01", ""},
 		{"over the size limit", frame('Q', 4+limit+100, []byte(strings.Repeat("x", limit+99)+"\x00")), "54000", "exceeds"},
 		{"a huge declared length", frame('Q', 1<<30, nil), "54000", ""},
@@ -123,6 +121,43 @@ func TestProtocolViolations(t *testing.T) {
 			t.Errorf("got %v", got)
 		}
 	})
+}
+
+// TestMalformedMessagesKeepTheSession: a message that is well framed but
+// whose body does not decode has been read whole, so PostgreSQL answers it
+// with an ERROR and the session goes on (a Query gets ReadyForQuery at once;
+// an extended-protocol message makes the server ignore messages until
+// Sync). Checked against PostgreSQL itself.
+func TestMalformedMessagesKeepTheSession(t *testing.T) {
+	for _, target := range wireTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name  string
+				bytes []byte
+			}{
+				{"a query without its terminating zero", frame('Q', 7, []byte("abc"))},
+				{"a bind whose counts overrun the body", frame('B', 4+6, []byte{0, 0, 0xff, 0xff, 0, 0})},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					rc := target.connect(t)
+					rc.rawBytes(tc.bytes)
+					if tc.bytes[0] != 'Q' {
+						rc.send(&pgproto3.Execute{}, &pgproto3.Sync{}) // ignored until Sync
+					}
+					got := rc.untilReady()
+					if len(got) != 2 || msgName(got[0]) != "ErrorResponse" {
+						t.Fatalf("want an ErrorResponse, then ReadyForQuery; got\n%s", describeMsgs(got))
+					}
+					if e := got[0].(*pgproto3.ErrorResponse); e.Severity != "ERROR" {
+						t.Errorf("severity %s, want ERROR: the session is kept", e.Severity)
+					}
+					if after := rc.exchange(&pgproto3.Query{String: "SELECT 1"}); len(after) != 4 || after[1] != "DataRow 1" {
+						t.Fatalf("the session does not go on: %v", after)
+					}
+				})
+			}
+		})
+	}
 }
 
 // TestStartupFailures: a stalled, malformed or incomplete startup packet is

@@ -11,7 +11,14 @@ import (
 // AuthenticationOk. It may exchange messages with the client through the
 // frontend (password, SASL). Returning a *pgcode.Error sends it as FATAL.
 type Authenticator interface {
-	Authenticate(ctx context.Context, c *pgproto3.Backend, user, database string) error
+	Authenticate(ctx context.Context, c AuthConn, user, database string) error
+}
+
+// AuthConn is the client connection during authentication.
+type AuthConn interface {
+	Send(pgproto3.BackendMessage) error
+	Flush() error
+	Receive() (pgproto3.FrontendMessage, error)
 }
 
 // Trust accepts every client, like PostgreSQL's "trust" method. The proxy
@@ -19,4 +26,4 @@ type Authenticator interface {
 type Trust struct{}
 
 // Authenticate accepts.
-func (Trust) Authenticate(context.Context, *pgproto3.Backend, string, string) error { return nil }
+func (Trust) Authenticate(context.Context, AuthConn, string, string) error { return nil }

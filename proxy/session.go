@@ -23,8 +23,7 @@ import (
 type session struct {
 	srv  *Server
 	conn net.Conn
-	in   *replayReader
-	fe   *pgproto3.Backend // reads the client's (frontend) messages
+	fe   *frontend // reads the client's messages
 	w    *msgWriter
 	log  *slog.Logger
 
@@ -39,55 +38,8 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn) *session {
-	in := &replayReader{r: c}
-	fe := pgproto3.NewBackend(in, c)
-	fe.SetMaxBodyLen(srv.cfg.MaxMessageSize)
-	return &session{srv: srv, conn: c, in: in, fe: fe, w: &msgWriter{conn: c},
+	return &session{srv: srv, conn: c, fe: newFrontend(c, srv.cfg.MaxMessageSize), w: &msgWriter{conn: c},
 		log: srv.log.With("client", c.RemoteAddr().String())}
-}
-
-// replayReader lets the session look at a startup packet's header before
-// pgproto3 parses it: the peeked bytes are read again first.
-type replayReader struct {
-	pending []byte
-	r       io.Reader
-}
-
-func (rr *replayReader) Read(p []byte) (int, error) {
-	if len(rr.pending) > 0 {
-		n := copy(p, rr.pending)
-		rr.pending = rr.pending[n:]
-		return n, nil
-	}
-	return rr.r.Read(p)
-}
-
-// Startup packet codes (protocol section 55.7): a protocol version has
-// the major version in the high 16 bits; the special requests use 1234.
-const (
-	codeCancelRequest = 1234<<16 | 5678
-	codeSSLRequest    = 1234<<16 | 5679
-	codeGSSENCRequest = 1234<<16 | 5680
-)
-
-// checkStartupCode reads the next startup packet's length and code and
-// refuses protocol versions other than 3.x as PostgreSQL does, before
-// pgproto3 sees the packet.
-func (s *session) checkStartupCode() error {
-	var hdr [8]byte
-	if _, err := io.ReadFull(s.conn, hdr[:]); err != nil {
-		return err
-	}
-	s.in.pending = append(s.in.pending[:0], hdr[:]...)
-	code := uint32(hdr[4])<<24 | uint32(hdr[5])<<16 | uint32(hdr[6])<<8 | uint32(hdr[7])
-	switch {
-	case code == codeCancelRequest, code == codeSSLRequest, code == codeGSSENCRequest:
-		return nil
-	case code>>16 == 3:
-		return nil
-	}
-	return pgcode.Fatal(pgcode.FeatureNotSupported, fmt.Sprintf(
-		"unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", code>>16, code&0xffff))
 }
 
 // serve runs the session to its end and always closes the connection.
@@ -139,17 +91,7 @@ func (s *session) startup() (backends.SessionParams, bool) {
 
 	var sm *pgproto3.StartupMessage
 	for sm == nil {
-		if err := s.checkStartupCode(); err != nil {
-			var pe *pgcode.Error
-			if errors.As(err, &pe) {
-				s.log.Info("unsupported protocol", "err", pe.Message)
-				s.fatal(pe)
-			} else {
-				s.startupError(err)
-			}
-			return backends.SessionParams{}, false
-		}
-		msg, err := s.fe.ReceiveStartupMessage()
+		msg, err := s.fe.receiveStartup()
 		if err != nil {
 			s.startupError(err)
 			return backends.SessionParams{}, false
@@ -204,7 +146,7 @@ func (s *session) startup() (backends.SessionParams, bool) {
 		return p, false
 	}
 	p.Connection = connName
-	if err := s.srv.cfg.Auth.Authenticate(ctx, s.fe, p.User, p.Database); err != nil {
+	if err := s.srv.cfg.Auth.Authenticate(ctx, authConn{s}, p.User, p.Database); err != nil {
 		s.fatal(s.startupFailure(err, p))
 		return p, false
 	}
@@ -272,8 +214,18 @@ func (s *session) startupError(err error) {
 		s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "incomplete startup packet: timed out"))
 		return
 	}
+	var up *unsupportedProtocol
+	if errors.As(err, &up) {
+		s.log.Info("unsupported protocol", "err", up.Error())
+		s.fatal(pgcode.Fatal(pgcode.FeatureNotSupported, up.Error()))
+		return
+	}
 	s.log.Info("invalid startup packet", "err", err)
-	s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, "invalid startup packet: "+err.Error()))
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "invalid") {
+		msg = "invalid startup packet: " + msg
+	}
+	s.fatal(pgcode.Fatal(pgcode.ProtocolViolation, msg))
 }
 
 func isNormalClose(err error) bool {
@@ -290,10 +242,18 @@ func (s *session) loop() {
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
 		}
-		msg, err := s.fe.Receive()
+		msg, err := s.fe.receive()
 		if !s.markBusy() {
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
+		}
+		var bad *malformedError
+		if errors.As(err, &bad) {
+			// Consumed whole: an ERROR, and the session goes on, as in
+			// PostgreSQL (pq_getmsgend, "invalid message format").
+			s.log.Warn("malformed client message", "err", bad.Error())
+			msg, err = &backends.ProtocolError{Type: bad.typ,
+				Err: pgcode.New(pgcode.ProtocolViolation, bad.Error())}, nil
 		}
 		if err != nil {
 			s.receiveError(err)
@@ -315,7 +275,14 @@ func (s *session) loop() {
 			}
 			return
 		}
-		switch msg.(type) {
+		switch m := msg.(type) {
+		case *backends.ProtocolError:
+			if m.Type != 'Q' {
+				continue
+			}
+			if err := s.w.Flush(); err != nil {
+				return
+			}
 		case *pgproto3.Sync, *pgproto3.Query, *pgproto3.Flush:
 			if err := s.w.Flush(); err != nil {
 				s.log.Debug("client write failed", "err", err)
@@ -425,4 +392,13 @@ func (s *session) logMessage(msg pgproto3.FrontendMessage) {
 	case *pgproto3.Execute:
 		s.log.Debug("execute", "portal", m.Portal, "max_rows", m.MaxRows)
 	}
+}
+
+// authConn gives an Authenticator the client's connection.
+type authConn struct{ s *session }
+
+func (c authConn) Send(msg pgproto3.BackendMessage) error { return c.s.w.Send(msg) }
+func (c authConn) Flush() error                           { return c.s.w.Flush() }
+func (c authConn) Receive() (pgproto3.FrontendMessage, error) {
+	return c.s.fe.receive()
 }

@@ -102,6 +102,9 @@ type Session struct {
 	stmts      map[string]*stmt
 	portals    map[string]*portal
 	cache      *stmtCache
+	// paramTypes caches untyped parameters' column types by statement
+	// text: unnamed statements are parsed again for every execution.
+	paramTypes map[string][]uint32
 	rowBuf     []byte   // reused for every DataRow: Writer.Send encodes before returning
 	spans      [][2]int // value offsets into rowBuf
 	rowValues  [][]byte
@@ -258,6 +261,18 @@ func (s *Session) Handle(ctx context.Context, msg pgproto3.FrontendMessage, w ba
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		return s.simpleQuery(ctx, m.String, w)
+	case *backends.ProtocolError:
+		if m.Type == 'Q' {
+			s.discard = false
+			if err := s.fail(ctx, m.Err, w, false); err != nil {
+				return err
+			}
+			return s.readyForQuery(w)
+		}
+		if s.discard {
+			return nil
+		}
+		return s.fail(ctx, m.Err, w, true)
 	case *pgproto3.Sync:
 		return s.sync(ctx, w)
 	case *pgproto3.Flush:
@@ -387,7 +402,7 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 	default:
 		if set, ok := sqltext.ParseSet(text); ok {
 			st.kind, st.set = kindSet, set
-		} else if m, ok := parseSetTransaction(text); ok {
+		} else if m, ok := parseSetTransaction(st.info.Command, text); ok {
 			st.kind, st.txModes = kindSetTx, m
 		} else if c, ok := parseCursorStmt(st.info.Command, text); ok {
 			st.kind, st.cursor = kindCursor, c
@@ -709,10 +724,21 @@ func (s *Session) executeMsg(ctx context.Context, m *pgproto3.Execute, w backend
 	return s.run(ctx, p, int64(m.MaxRows), false, w)
 }
 
+// maxParamTypes bounds the session's cache of inferred parameter types.
+const maxParamTypes = 256
+
 // untypedParam returns the type of the column parameter i (0-based) meets.
 func (s *Session) untypedParam(st *stmt, i int) uint32 {
 	if st.untyped == nil {
+		if cached, ok := s.paramTypes[st.query]; ok && len(cached) == len(st.paramOIDs) {
+			st.untyped = cached
+			return st.untyped[i]
+		}
 		st.untyped = make([]uint32, len(st.paramOIDs))
+		if s.paramTypes == nil || len(s.paramTypes) >= maxParamTypes {
+			s.paramTypes = map[string][]uint32{}
+		}
+		s.paramTypes[st.query] = st.untyped
 		if st.kind == kindQuery || st.kind == kindExec {
 			types, err := s.d.ParamTypes(context.Background(), s.conn, st.query, len(st.paramOIDs))
 			if err == nil {

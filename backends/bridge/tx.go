@@ -213,7 +213,10 @@ type txModes struct {
 
 // parseSetTransaction recognises SET TRANSACTION modes and SET SESSION
 // CHARACTERISTICS AS TRANSACTION modes.
-func parseSetTransaction(text string) (txModes, bool) {
+func parseSetTransaction(command, text string) (txModes, bool) {
+	if command != "SET" {
+		return txModes{}, false
+	}
 	var words []string
 	lx := sqltext.NewLexer(text)
 	for {

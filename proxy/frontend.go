@@ -1,0 +1,206 @@
+package proxy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// readBufferSize is the client read buffer; a message body that fits is
+// decoded in place, without a copy.
+const readBufferSize = 32 << 10
+
+// Startup packet limits and codes (protocol section 55.7): a protocol
+// version has the major version in the high 16 bits; the special requests
+// use 1234.
+const (
+	maxStartupPacket  = 10000
+	codeCancelRequest = 1234<<16 | 5678
+	codeSSLRequest    = 1234<<16 | 5679
+	codeGSSENCRequest = 1234<<16 | 5680
+)
+
+// frontend reads a client's messages. It does the framing itself, and lets
+// pgproto3 decode the bodies, so that the two kinds of bad input can be
+// told apart as PostgreSQL tells them: broken framing (a bad length, an
+// unknown type) leaves the stream unusable and is FATAL, while a well
+// framed message whose body does not decode has been consumed whole, so it
+// is an ERROR and the session goes on.
+type frontend struct {
+	r       *bufio.Reader
+	maxBody int
+	body    []byte // for bodies larger than the read buffer
+	skip    int    // bytes of the previous body still to discard from r
+
+	query        pgproto3.Query
+	parse        pgproto3.Parse
+	bind         pgproto3.Bind
+	describe     pgproto3.Describe
+	execute      pgproto3.Execute
+	close        pgproto3.Close
+	sync         pgproto3.Sync
+	flush        pgproto3.Flush
+	terminate    pgproto3.Terminate
+	copyData     pgproto3.CopyData
+	copyDone     pgproto3.CopyDone
+	copyFail     pgproto3.CopyFail
+	functionCall pgproto3.FunctionCall
+	password     pgproto3.PasswordMessage
+}
+
+func newFrontend(r io.Reader, maxBody int) *frontend {
+	return &frontend{r: bufio.NewReaderSize(r, readBufferSize), maxBody: maxBody}
+}
+
+// framingError is input after which the stream cannot be followed.
+type framingError struct{ msg string }
+
+func (e *framingError) Error() string { return e.msg }
+
+// malformedError is a well framed message whose body does not decode.
+type malformedError struct {
+	typ byte
+	err error
+}
+
+func (e *malformedError) Error() string {
+	return fmt.Sprintf("invalid message format (message type %q): %v", e.typ, e.err)
+}
+
+// unsupportedProtocol is a startup packet asking for a protocol other than 3.x.
+type unsupportedProtocol struct{ major, minor uint32 }
+
+func (e *unsupportedProtocol) Error() string {
+	return fmt.Sprintf("unsupported frontend protocol %d.%d: server supports 3.0 to 3.0", e.major, e.minor)
+}
+
+// receiveStartup reads one startup packet: a StartupMessage, SSLRequest,
+// GSSEncRequest or CancelRequest.
+func (f *frontend) receiveStartup() (pgproto3.FrontendMessage, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(f.r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := int(int32(binary.BigEndian.Uint32(hdr[:]))) - 4
+	if n < 4 || n > maxStartupPacket {
+		return nil, &framingError{fmt.Sprintf("invalid length of startup packet: %d", n+4)}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(f.r, body); err != nil {
+		return nil, err
+	}
+	code := binary.BigEndian.Uint32(body)
+	var msg pgproto3.FrontendMessage
+	switch {
+	case code == codeSSLRequest:
+		msg = &pgproto3.SSLRequest{}
+	case code == codeGSSENCRequest:
+		msg = &pgproto3.GSSEncRequest{}
+	case code == codeCancelRequest:
+		msg = &pgproto3.CancelRequest{}
+	case code>>16 == 3:
+		msg = &pgproto3.StartupMessage{}
+	default:
+		return nil, &unsupportedProtocol{code >> 16, code & 0xffff}
+	}
+	if err := msg.Decode(body); err != nil {
+		return nil, &framingError{"invalid startup packet: " + err.Error()}
+	}
+	return msg, nil
+}
+
+// receive reads one message. The message and its byte slices are valid
+// until the next call.
+func (f *frontend) receive() (pgproto3.FrontendMessage, error) {
+	if f.skip > 0 {
+		if _, err := f.r.Discard(f.skip); err != nil {
+			return nil, err
+		}
+		f.skip = 0
+	}
+	hdr, err := f.r.Peek(5)
+	if err != nil {
+		if len(hdr) > 0 && errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	typ := hdr[0]
+	length := int(int32(binary.BigEndian.Uint32(hdr[1:])))
+	if length < 4 {
+		return nil, &framingError{fmt.Sprintf("invalid message length: %d", length)}
+	}
+	n := length - 4
+	if n > f.maxBody {
+		return nil, &pgproto3.ExceededMaxBodyLenErr{MaxExpectedBodyLen: f.maxBody, ActualBodyLen: n}
+	}
+	msg := f.message(typ)
+	if msg == nil {
+		return nil, &framingError{fmt.Sprintf("invalid frontend message type %d", typ)}
+	}
+	f.r.Discard(5)
+	var body []byte
+	if n <= f.r.Size() {
+		if body, err = f.r.Peek(n); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		f.skip = n // discarded on the next call, once the message is used
+	} else {
+		if cap(f.body) < n {
+			f.body = make([]byte, n)
+		}
+		body = f.body[:n]
+		if _, err := io.ReadFull(f.r, body); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+	}
+	if err := msg.Decode(body); err != nil {
+		return nil, &malformedError{typ: typ, err: err}
+	}
+	return msg, nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (f *frontend) message(typ byte) pgproto3.FrontendMessage {
+	switch typ {
+	case 'Q':
+		return &f.query
+	case 'P':
+		return &f.parse
+	case 'B':
+		return &f.bind
+	case 'D':
+		return &f.describe
+	case 'E':
+		return &f.execute
+	case 'C':
+		return &f.close
+	case 'S':
+		return &f.sync
+	case 'H':
+		return &f.flush
+	case 'X':
+		return &f.terminate
+	case 'd':
+		return &f.copyData
+	case 'c':
+		return &f.copyDone
+	case 'f':
+		return &f.copyFail
+	case 'F':
+		return &f.functionCall
+	case 'p':
+		return &f.password
+	}
+	return nil
+}
