@@ -196,7 +196,7 @@ func (s *session) startupFailure(err error, p backends.SessionParams) *pgcode.Er
 		pe = pgcode.Fatal(pgcode.SQLClientUnableToEstablishConn,
 			fmt.Sprintf("could not connect to database %q: %v", p.Database, err))
 	}
-	s.log.Info("connection refused", "database", p.Database, "user", p.User, "sqlstate", pe.Code, "err", pe.Message)
+	s.log.Info("startup rejected", "database", p.Database, "user", p.User, "sqlstate", pe.Code, "err", pe.Message)
 	return pe
 }
 

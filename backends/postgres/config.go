@@ -45,7 +45,8 @@ type Section struct {
 	// leave Port 0 and write query port="p1,p2".
 	Port int
 	// Database is the database name. "" leaves it to query dbname=, the
-	// service file, PGDATABASE and the user name.
+	// service file and PGDATABASE; with none of them the server takes the
+	// user name.
 	Database string
 	// Query holds libpq connection parameters (sslmode, connect_timeout,
 	// application_name, options, service, ...) and server run-time
@@ -146,12 +147,13 @@ type settings struct {
 
 func sectionSettings(s Section) (settings, error) {
 	st := settings{kv: make(map[string]string, len(s.Query)+5)}
-	for k, v := range s.Query {
-		if v == "" {
-			continue
-		}
+	for _, k := range slices.Sorted(maps.Keys(s.Query)) {
+		v := s.Query[k]
 		if !isKeyword(k) {
 			return st, fmt.Errorf("postgres connection settings: %w: query key %q is not a libpq parameter name (use letters, digits, _ and . only)", ErrBadParameter, k)
+		}
+		if v == "" {
+			continue
 		}
 		if k == "database" {
 			k = "dbname"
