@@ -11,7 +11,8 @@ package backends
 
 import (
 	"context"
-	"errors"
+	"encoding/binary"
+	"fmt"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -67,36 +68,112 @@ type Session interface {
 	// Parameters are the ParameterStatus values announced at startup, in the
 	// order they are sent.
 	Parameters() []Param
-	// Handle processes one frontend message and writes the resulting backend
+	// Handle processes one client message and writes the resulting backend
 	// messages to w. SQL errors are written to w as ErrorResponse and are not
 	// returned; a returned error means the session cannot continue (the proxy
 	// reports it to the client as FATAL when it is a *pgcode.Error, and closes).
 	// Cancelling ctx cancels the statement running inside Handle; the session
 	// then answers with 57014 as PostgreSQL does.
-	Handle(ctx context.Context, msg pgproto3.FrontendMessage, w Writer) error
+	Handle(ctx context.Context, f Frame, w Writer) error
 	// TxStatus is the transaction status of the last ReadyForQuery: 'I', 'T' or 'E'.
 	TxStatus() byte
 	// Close ends the session and returns its resources to the backend.
 	Close() error
 }
 
-// ProtocolError stands in, in Session.Handle, for a client message that was
-// well framed but could not be decoded. The session answers it as
-// PostgreSQL does: an ErrorResponse, followed by ReadyForQuery when the
-// message was a Query, or by ignoring messages until Sync when it was part
-// of the extended protocol; a transaction in progress fails.
-type ProtocolError struct {
-	Type byte // the message type byte
-	Err  *pgcode.Error
+// Frame is one client message as it came off the wire: its type byte and
+// body. Backends that forward messages (PostgreSQL) send the bytes as they
+// are; the others decode them. Body is valid until the next message is
+// read.
+type Frame struct {
+	Type byte
+	Body []byte
+	dec  Decoder
 }
 
-var errNotWire = errors.New("backends.ProtocolError is not a wire message")
+// A Decoder turns a frame's body into a message. The proxy's decoder reuses
+// one message value per type, so a decoded message, like Body, is valid
+// until the next message is read.
+type Decoder interface {
+	Decode(typ byte, body []byte) (pgproto3.FrontendMessage, error)
+}
 
-// Frontend marks ProtocolError as a frontend message.
-func (*ProtocolError) Frontend() {}
+// NewFrame returns a frame decoded by d.
+func NewFrame(typ byte, body []byte, d Decoder) Frame { return Frame{Type: typ, Body: body, dec: d} }
 
-// Decode is not supported: a ProtocolError never comes off the wire.
-func (*ProtocolError) Decode([]byte) error { return errNotWire }
+// Message decodes the frame. A body that does not decode is a
+// *pgcode.Error 08P01 ("invalid message format"): the message was consumed
+// whole, so PostgreSQL answers it with an ERROR and the session goes on.
+func (f Frame) Message() (pgproto3.FrontendMessage, error) {
+	msg, err := f.dec.Decode(f.Type, f.Body)
+	if err != nil {
+		return nil, pgcode.New(pgcode.ProtocolViolation,
+			fmt.Sprintf("invalid message format (message type %q): %v", f.Type, err))
+	}
+	return msg, nil
+}
 
-// Encode is not supported: a ProtocolError is never sent.
-func (*ProtocolError) Encode(dst []byte) ([]byte, error) { return dst, errNotWire }
+// AppendWire appends the frame as it is on the wire: type, length, body.
+func (f Frame) AppendWire(dst []byte) []byte {
+	dst = append(dst, f.Type)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(f.Body)+4))
+	return append(dst, f.Body...)
+}
+
+// MessageDecoder is a Decoder with one message value per type; it serves
+// tests and tools that build frames themselves.
+type MessageDecoder struct{}
+
+// Decode decodes into a new message of typ.
+func (MessageDecoder) Decode(typ byte, body []byte) (pgproto3.FrontendMessage, error) {
+	msg := NewMessage(typ)
+	if msg == nil {
+		return nil, fmt.Errorf("unknown message type %q", typ)
+	}
+	return msg, msg.Decode(body)
+}
+
+// NewMessage returns a new, empty message for a frontend message type byte
+// (after startup), or nil for an unknown type.
+func NewMessage(typ byte) pgproto3.FrontendMessage {
+	switch typ {
+	case 'Q':
+		return &pgproto3.Query{}
+	case 'P':
+		return &pgproto3.Parse{}
+	case 'B':
+		return &pgproto3.Bind{}
+	case 'D':
+		return &pgproto3.Describe{}
+	case 'E':
+		return &pgproto3.Execute{}
+	case 'C':
+		return &pgproto3.Close{}
+	case 'S':
+		return &pgproto3.Sync{}
+	case 'H':
+		return &pgproto3.Flush{}
+	case 'X':
+		return &pgproto3.Terminate{}
+	case 'd':
+		return &pgproto3.CopyData{}
+	case 'c':
+		return &pgproto3.CopyDone{}
+	case 'f':
+		return &pgproto3.CopyFail{}
+	case 'F':
+		return &pgproto3.FunctionCall{}
+	case 'p':
+		return &pgproto3.PasswordMessage{}
+	}
+	return nil
+}
+
+// FrameOf encodes msg as a frame, for tests and tools.
+func FrameOf(msg pgproto3.FrontendMessage) Frame {
+	b, err := msg.Encode(nil)
+	if err != nil || len(b) < 5 {
+		return Frame{}
+	}
+	return NewFrame(b[0], b[5:], MessageDecoder{})
+}

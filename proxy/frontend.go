@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xconnproxy/xconnproxy/backends"
 )
 
 // readBufferSize is the client read buffer; a message body that fits is
@@ -61,16 +63,6 @@ type framingError struct{ msg string }
 
 func (e *framingError) Error() string { return e.msg }
 
-// malformedError is a well framed message whose body does not decode.
-type malformedError struct {
-	typ byte
-	err error
-}
-
-func (e *malformedError) Error() string {
-	return fmt.Sprintf("invalid message format (message type %q): %v", e.typ, e.err)
-}
-
 // unsupportedProtocol is a startup packet asking for a protocol other than 3.x.
 type unsupportedProtocol struct{ major, minor uint32 }
 
@@ -113,12 +105,14 @@ func (f *frontend) receiveStartup() (pgproto3.FrontendMessage, error) {
 	return msg, nil
 }
 
-// receive reads one message. The message and its byte slices are valid
-// until the next call.
-func (f *frontend) receive() (pgproto3.FrontendMessage, error) {
+// receive reads one message frame. The frame (and anything decoded from
+// it) is valid until the next call. Its body is not decoded here: a
+// backend that forwards messages never needs it decoded, and a malformed
+// body is the backend session's to answer.
+func (f *frontend) receive() (backends.Frame, error) {
 	if f.skip > 0 {
 		if _, err := f.r.Discard(f.skip); err != nil {
-			return nil, err
+			return backends.Frame{}, err
 		}
 		f.skip = 0
 	}
@@ -127,26 +121,25 @@ func (f *frontend) receive() (pgproto3.FrontendMessage, error) {
 		if len(hdr) > 0 && errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return backends.Frame{}, err
 	}
 	typ := hdr[0]
 	length := int(int32(binary.BigEndian.Uint32(hdr[1:])))
 	if length < 4 {
-		return nil, &framingError{fmt.Sprintf("invalid message length: %d", length)}
+		return backends.Frame{}, &framingError{fmt.Sprintf("invalid message length: %d", length)}
 	}
 	n := length - 4
 	if n > f.maxBody {
-		return nil, &pgproto3.ExceededMaxBodyLenErr{MaxExpectedBodyLen: f.maxBody, ActualBodyLen: n}
+		return backends.Frame{}, &pgproto3.ExceededMaxBodyLenErr{MaxExpectedBodyLen: f.maxBody, ActualBodyLen: n}
 	}
-	msg := f.message(typ)
-	if msg == nil {
-		return nil, &framingError{fmt.Sprintf("invalid frontend message type %d", typ)}
+	if f.message(typ) == nil {
+		return backends.Frame{}, &framingError{fmt.Sprintf("invalid frontend message type %d", typ)}
 	}
 	f.r.Discard(5)
 	var body []byte
 	if n <= f.r.Size() {
 		if body, err = f.r.Peek(n); err != nil {
-			return nil, unexpectedEOF(err)
+			return backends.Frame{}, unexpectedEOF(err)
 		}
 		f.skip = n // discarded on the next call, once the message is used
 	} else {
@@ -155,13 +148,19 @@ func (f *frontend) receive() (pgproto3.FrontendMessage, error) {
 		}
 		body = f.body[:n]
 		if _, err := io.ReadFull(f.r, body); err != nil {
-			return nil, unexpectedEOF(err)
+			return backends.Frame{}, unexpectedEOF(err)
 		}
 	}
-	if err := msg.Decode(body); err != nil {
-		return nil, &malformedError{typ: typ, err: err}
+	return backends.NewFrame(typ, body, f), nil
+}
+
+// Decode implements backends.Decoder with one reused message per type.
+func (f *frontend) Decode(typ byte, body []byte) (pgproto3.FrontendMessage, error) {
+	msg := f.message(typ)
+	if msg == nil {
+		return nil, fmt.Errorf("unknown message type %q", typ)
 	}
-	return msg, nil
+	return msg, msg.Decode(body)
 }
 
 func unexpectedEOF(err error) error {

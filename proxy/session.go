@@ -242,30 +242,22 @@ func (s *session) loop() {
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
 		}
-		msg, err := s.fe.receive()
+		f, err := s.fe.receive()
 		if !s.markBusy() {
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
-		}
-		var bad *malformedError
-		if errors.As(err, &bad) {
-			// Consumed whole: an ERROR, and the session goes on, as in
-			// PostgreSQL (pq_getmsgend, "invalid message format").
-			s.log.Warn("malformed client message", "err", bad.Error())
-			msg, err = &backends.ProtocolError{Type: bad.typ,
-				Err: pgcode.New(pgcode.ProtocolViolation, bad.Error())}, nil
 		}
 		if err != nil {
 			s.receiveError(err)
 			return
 		}
-		if _, ok := msg.(*pgproto3.Terminate); ok {
+		if f.Type == 'X' { // Terminate
 			return
 		}
 		if s.debug {
-			s.logMessage(msg)
+			s.logMessage(f)
 		}
-		if err := s.handle(msg); err != nil {
+		if err := s.handle(f); err != nil {
 			var pe *pgcode.Error
 			if errors.As(err, &pe) {
 				s.log.Warn("session ended by error", "sqlstate", pe.Code, "err", pe.Message)
@@ -275,15 +267,8 @@ func (s *session) loop() {
 			}
 			return
 		}
-		switch m := msg.(type) {
-		case *backends.ProtocolError:
-			if m.Type != 'Q' {
-				continue
-			}
-			if err := s.w.Flush(); err != nil {
-				return
-			}
-		case *pgproto3.Sync, *pgproto3.Query, *pgproto3.Flush:
+		switch f.Type {
+		case 'S', 'Q', 'H': // Sync, Query, Flush: the client waits for an answer
 			if err := s.w.Flush(); err != nil {
 				s.log.Debug("client write failed", "err", err)
 				return
@@ -293,7 +278,7 @@ func (s *session) loop() {
 }
 
 // handle runs one message with a context that a CancelRequest can cancel.
-func (s *session) handle(msg pgproto3.FrontendMessage) error {
+func (s *session) handle(msg backends.Frame) error {
 	ctx, cancel := context.WithCancel(s.srv.ctx)
 	s.mu.Lock()
 	s.running = cancel
@@ -374,7 +359,12 @@ func (s *session) receiveError(err error) {
 // logMessage logs the statements a client sends, at debug level. Statement
 // text can hold secrets of the application's own (literals), which is why
 // this is debug only; connection passwords never pass through here.
-func (s *session) logMessage(msg pgproto3.FrontendMessage) {
+func (s *session) logMessage(f backends.Frame) {
+	msg, err := f.Message()
+	if err != nil {
+		s.log.Debug("malformed message", "type", string(f.Type), "err", err)
+		return
+	}
 	const max = 2000
 	clip := func(q string) string {
 		if len(q) > max {
@@ -400,5 +390,9 @@ type authConn struct{ s *session }
 func (c authConn) Send(msg pgproto3.BackendMessage) error { return c.s.w.Send(msg) }
 func (c authConn) Flush() error                           { return c.s.w.Flush() }
 func (c authConn) Receive() (pgproto3.FrontendMessage, error) {
-	return c.s.fe.receive()
+	f, err := c.s.fe.receive()
+	if err != nil {
+		return nil, err
+	}
+	return f.Message()
 }

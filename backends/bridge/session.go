@@ -256,15 +256,15 @@ func (s *Session) unlock() {
 	}
 }
 
-// Handle processes one frontend message.
-func (s *Session) Handle(ctx context.Context, msg pgproto3.FrontendMessage, w backends.Writer) error {
-	switch m := msg.(type) {
-	case *pgproto3.Query:
-		return s.simpleQuery(ctx, m.String, w)
-	case *backends.ProtocolError:
-		if m.Type == 'Q' {
+// Handle processes one client message.
+func (s *Session) Handle(ctx context.Context, f backends.Frame, w backends.Writer) error {
+	msg, err := f.Message()
+	if err != nil {
+		// A malformed body: an ERROR, then ReadyForQuery for a Query, or
+		// ignoring until Sync for the extended protocol (PostgreSQL).
+		if f.Type == 'Q' {
 			s.discard = false
-			if err := s.fail(ctx, m.Err, w, false); err != nil {
+			if err := s.fail(ctx, err, w, false); err != nil {
 				return err
 			}
 			return s.readyForQuery(w)
@@ -272,7 +272,11 @@ func (s *Session) Handle(ctx context.Context, msg pgproto3.FrontendMessage, w ba
 		if s.discard {
 			return nil
 		}
-		return s.fail(ctx, m.Err, w, true)
+		return s.fail(ctx, err, w, true)
+	}
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		return s.simpleQuery(ctx, m.String, w)
 	case *pgproto3.Sync:
 		return s.sync(ctx, w)
 	case *pgproto3.Flush:
@@ -281,7 +285,6 @@ func (s *Session) Handle(ctx context.Context, msg pgproto3.FrontendMessage, w ba
 	if s.discard {
 		return nil // after an error, the extended protocol ignores messages until Sync
 	}
-	var err error
 	switch m := msg.(type) {
 	case *pgproto3.Parse:
 		err = s.parse(m, w)

@@ -82,8 +82,8 @@ type Section struct {
 //     sslmode=prefer (TLS first, then plain, as Config.Fallbacks).
 //
 // Levels 3 to 6 are pgconn.ParseConfig's own: levels 1 and 2 go to it as one
-// keyword/value connection string, with the parts written last so that they
-// win, and pgconn merges the rest (see pgconn's ParseConfigWithOptions:
+// keyword/value connection string, a part replacing the query key of the
+// same name, and pgconn merges the rest (see pgconn's ParseConfigWithOptions:
 // mergeSettings(defaultSettings, envSettings, serviceSettings,
 // connStringSettings), and the passfile lookup under config.Password == "").
 // A query key libpq does not know becomes a run-time parameter sent to the
