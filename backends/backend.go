@@ -62,6 +62,22 @@ type Writer interface {
 	Send(msg pgproto3.BackendMessage) error
 }
 
+// A FrameWriter is the Writer the proxy hands to sessions: it also takes
+// messages already encoded, and can be flushed. It is safe for concurrent
+// use, so a forwarding session may write from a goroutine of its own.
+type FrameWriter interface {
+	Writer
+	SendFrame(typ byte, body []byte) error
+	Flush() error
+}
+
+// A Canceler is a Session that cancels its running statement itself (by
+// forwarding the cancel to its server) rather than through the context of
+// Handle, which for a forwarding session returns before the statement ends.
+type Canceler interface {
+	Cancel(ctx context.Context) error
+}
+
 // A Session is one client's conversation with a backend. It is used by one
 // goroutine at a time.
 type Session interface {
@@ -75,7 +91,10 @@ type Session interface {
 	// Cancelling ctx cancels the statement running inside Handle; the session
 	// then answers with 57014 as PostgreSQL does.
 	Handle(ctx context.Context, f Frame, w Writer) error
-	// TxStatus is the transaction status of the last ReadyForQuery: 'I', 'T' or 'E'.
+	// TxStatus is the transaction status of the last ReadyForQuery: 'I', 'T'
+	// or 'E'. A session still answering a request reports 'T': only 'I'
+	// means the session is idle outside a transaction, which is what
+	// shutdown and pooling wait for.
 	TxStatus() byte
 	// Close ends the session and returns its resources to the backend.
 	Close() error

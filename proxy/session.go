@@ -158,7 +158,9 @@ func (s *session) startup() (backends.SessionParams, bool) {
 		s.fatal(s.startupFailure(err, p))
 		return p, false
 	}
-	s.bs = bs
+	s.mu.Lock()
+	s.bs = bs // read by cancel requests, from other goroutines
+	s.mu.Unlock()
 
 	_ = s.w.Send(&pgproto3.AuthenticationOk{})
 	for _, ps := range bs.Parameters() {
@@ -292,6 +294,17 @@ func (s *session) handle(msg backends.Frame) error {
 }
 
 func (s *session) cancelRunning() {
+	s.mu.Lock()
+	bs := s.bs
+	s.mu.Unlock()
+	if c, ok := bs.(backends.Canceler); ok {
+		ctx, cancel := context.WithTimeout(s.srv.ctx, 10*time.Second)
+		defer cancel()
+		if err := c.Cancel(ctx); err != nil {
+			s.log.Warn("forwarding a cancel request failed", "err", err)
+		}
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running != nil {

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"encoding/binary"
 	"net"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -13,7 +15,11 @@ const flushThreshold = 64 << 10
 // msgWriter buffers backend messages for one client and writes them in as
 // few syscalls as the protocol allows: at ReadyForQuery, at a Flush request,
 // or when the buffer is full.
+//
+// It is safe for concurrent use: a forwarding backend's reader goroutine
+// writes the server's messages while the session goroutine may flush.
 type msgWriter struct {
+	mu   sync.Mutex
 	conn net.Conn
 	buf  []byte
 	err  error // sticky: after a failed write the client is gone
@@ -24,6 +30,8 @@ type msgWriter struct {
 // Send encodes msg into the buffer before returning, so the caller may reuse
 // msg's memory at once.
 func (w *msgWriter) Send(msg pgproto3.BackendMessage) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
@@ -37,13 +45,35 @@ func (w *msgWriter) Send(msg pgproto3.BackendMessage) error {
 		return err
 	}
 	if len(w.buf) >= flushThreshold {
-		return w.Flush()
+		return w.flush()
+	}
+	return nil
+}
+
+// SendFrame appends a message that is already encoded: type and body.
+func (w *msgWriter) SendFrame(typ byte, body []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	w.buf = append(w.buf, typ)
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(body)+4))
+	w.buf = append(w.buf, body...)
+	if len(w.buf) >= flushThreshold {
+		return w.flush()
 	}
 	return nil
 }
 
 // Flush writes what is buffered.
 func (w *msgWriter) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flush()
+}
+
+func (w *msgWriter) flush() error {
 	if w.err != nil || len(w.buf) == 0 {
 		return w.err
 	}

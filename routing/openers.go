@@ -15,7 +15,8 @@ import (
 // DefaultOpeners returns the openers of every dialect this build serves.
 func DefaultOpeners() map[string]Opener {
 	return map[string]Opener{
-		"sqlite": OpenSQLite,
+		"sqlite":     OpenSQLite,
+		"postgresql": OpenPostgres,
 	}
 }
 

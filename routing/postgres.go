@@ -1,7 +1,12 @@
 package routing
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/backends/postgres"
+	"github.com/xconnproxy/xconnproxy/internal/units"
 	"github.com/xconnproxy/xconnproxy/secrets"
 )
 
@@ -23,4 +28,54 @@ func PostgresSection(c *secrets.Connection) postgres.Section {
 		Database: c.Database,
 		Query:    c.Query,
 	}
+}
+
+// OpenPostgres opens a PostgreSQL connection section: a pool of server
+// connections with the section's credentials, never the client's.
+//
+// Pool settings are keys of the section: pool_size (default 20),
+// pool_timeout (how long a client waits for a free server connection,
+// default "30s"), pool_idle_timeout (default "10m"; "0" keeps idle
+// connections), pool_mode ("session", the default; "transaction" is not
+// available yet).
+func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
+	cfg, err := postgres.ParseConfig(PostgresSection(c))
+	if err != nil {
+		return nil, err
+	}
+	opts := postgres.Options{Name: c.Name}
+	for key, v := range c.Options {
+		switch key {
+		case "pool_size":
+			n, ok := v.(int64)
+			if !ok || n < 1 || n > 10000 {
+				return nil, fmt.Errorf("pool_size = %v: want a whole number from 1 to 10000", v)
+			}
+			opts.PoolSize = int(n)
+		case "pool_timeout":
+			d, err := units.Duration(v)
+			if err != nil || d == 0 {
+				return nil, fmt.Errorf("pool_timeout = %v: want a positive duration such as \"30s\"", v)
+			}
+			opts.PoolTimeout = d
+		case "pool_idle_timeout":
+			d, err := units.Duration(v)
+			if err != nil {
+				return nil, fmt.Errorf("pool_idle_timeout: %w", err)
+			}
+			if d == 0 {
+				d = -1 // keep idle connections
+			}
+			opts.IdleTimeout = d
+		case "pool_mode":
+			switch v {
+			case "session":
+			case "transaction":
+				return nil, fmt.Errorf(`pool_mode = "transaction" is not available yet; use "session" (the default)`)
+			default:
+				return nil, fmt.Errorf(`pool_mode = %v: want "session"`, v)
+			}
+		}
+	}
+	return postgres.New(cfg, opts), nil
 }

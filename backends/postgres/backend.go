@@ -1,0 +1,314 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+)
+
+// Options tune a PostgreSQL backend's pool.
+type Options struct {
+	// PoolSize is the most server connections open at once; a client that
+	// finds them all in use waits. Zero means DefaultPoolSize.
+	PoolSize int
+	// PoolTimeout is how long a client waits for a server connection
+	// before failing with 53300. Zero means DefaultPoolTimeout.
+	PoolTimeout time.Duration
+	// IdleTimeout closes server connections idle in the pool for longer.
+	// Zero means DefaultIdleTimeout; negative keeps them.
+	IdleTimeout time.Duration
+	// Name is the connection section's name, for messages.
+	Name string
+}
+
+// Defaults for Options.
+const (
+	DefaultPoolSize    = 20
+	DefaultPoolTimeout = 30 * time.Second
+	DefaultIdleTimeout = 10 * time.Minute
+)
+
+// Backend serves sessions from a pool of PostgreSQL server connections, in
+// session mode: a client keeps one server connection for its whole session,
+// and the connection is cleaned (ROLLBACK if needed, DISCARD ALL) before
+// the next client gets it.
+type Backend struct {
+	cfg  *pgconn.Config
+	opts Options
+
+	slots chan struct{} // one token per server connection that may be open
+
+	mu     sync.Mutex
+	idle   []*serverConn // most recently used last
+	closed bool
+	stop   chan struct{}
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// New returns a backend for cfg. It opens no connection until a session
+// needs one.
+func New(cfg *pgconn.Config, opts Options) *Backend {
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = DefaultPoolSize
+	}
+	if opts.PoolTimeout <= 0 {
+		opts.PoolTimeout = DefaultPoolTimeout
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	b := &Backend{cfg: cfg, opts: opts, slots: make(chan struct{}, opts.PoolSize), stop: make(chan struct{})}
+	if opts.IdleTimeout > 0 {
+		go b.reap(opts.IdleTimeout)
+	}
+	return b
+}
+
+// serverConn is one connection to the server, hijacked from pgconn after
+// startup: the proxy forwards messages on it itself.
+type serverConn struct {
+	conn      net.Conn
+	r         *bufio.Reader
+	pid       uint32
+	secret    []byte
+	params    map[string]string // ParameterStatus values
+	idleSince time.Time
+}
+
+// acquire takes a slot and a server connection: an idle one, or a new one.
+func (b *Backend) acquire(ctx context.Context) (*serverConn, error) {
+	t := time.NewTimer(b.opts.PoolTimeout)
+	defer t.Stop()
+	select {
+	case b.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.TooManyConnections,
+			Message: fmt.Sprintf("no server connection for %q became free within %s: all %d are in use",
+				b.opts.Name, b.opts.PoolTimeout, b.opts.PoolSize),
+			Hint: "Raise pool_size or pool_timeout for this connection, or make clients hold connections for less time."}
+	}
+	b.mu.Lock()
+	if n := len(b.idle); n > 0 {
+		sc := b.idle[n-1]
+		b.idle = b.idle[:n-1]
+		b.mu.Unlock()
+		return sc, nil
+	}
+	b.mu.Unlock()
+	sc, err := b.dial(ctx)
+	if err != nil {
+		<-b.slots
+		return nil, err
+	}
+	return sc, nil
+}
+
+func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
+	pc, err := pgconn.ConnectConfig(ctx, b.cfg)
+	if err != nil {
+		return nil, connectError(b.opts.Name, err)
+	}
+	hc, err := pc.Hijack()
+	if err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
+	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10),
+		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses)}
+	if hc.Frontend.ReadBufferLen() > 0 {
+		// pgconn read past ReadyForQuery: the server sent something more.
+		// Rare, and its meaning unknown here: start over.
+		hc.Conn.Close()
+		return nil, errors.New("unexpected data after startup from the server")
+	}
+	return sc, nil
+}
+
+// connectError reports a failed connect; pgconn's messages never carry the
+// password.
+func connectError(name string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code,
+			Message: fmt.Sprintf("connection %q: the server refused the connection: %s", name, pe.Message),
+			Detail:  pe.Detail, Hint: pe.Hint}
+	}
+	return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+		Message: fmt.Sprintf("connection %q: cannot reach the server: %v", name, err)}
+}
+
+// release returns a clean connection to the pool, or closes it.
+func (b *Backend) release(sc *serverConn, reusable bool) {
+	defer func() { <-b.slots }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !reusable || b.closed {
+		sc.close()
+		return
+	}
+	sc.idleSince = time.Now()
+	b.idle = append(b.idle, sc)
+}
+
+func (sc *serverConn) close() {
+	// Terminate, then close: the server ends the backend at once.
+	_ = sc.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = sc.conn.Write([]byte{'X', 0, 0, 0, 4})
+	sc.conn.Close()
+}
+
+// reap closes connections idle for longer than d.
+func (b *Backend) reap(d time.Duration) {
+	tick := time.NewTicker(max(d/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-tick.C:
+			b.mu.Lock()
+			keep := b.idle[:0]
+			for _, sc := range b.idle {
+				if now.Sub(sc.idleSince) > d {
+					go sc.close()
+				} else {
+					keep = append(keep, sc)
+				}
+			}
+			b.idle = keep
+			b.mu.Unlock()
+		}
+	}
+}
+
+// Ping opens (or reuses) a server connection and checks it answers.
+func (b *Backend) Ping(ctx context.Context) error {
+	_, err := b.Describe(ctx)
+	return err
+}
+
+// Describe names the server and its version.
+func (b *Backend) Describe(ctx context.Context) (string, error) {
+	sc, err := b.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	ok := sc.roundTrip(ctx, "SELECT 1") == nil
+	b.release(sc, ok)
+	if !ok {
+		return "", fmt.Errorf("connection %q: the server did not answer", b.opts.Name)
+	}
+	return "PostgreSQL " + sc.params["server_version"], nil
+}
+
+// Close closes the pool's connections; sessions in use close theirs on
+// release.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.closed {
+		b.closed = true
+		close(b.stop)
+	}
+	for _, sc := range b.idle {
+		sc.close()
+	}
+	b.idle = nil
+	return nil
+}
+
+// roundTrip runs a simple query on an idle connection and reads its answer
+// up to ReadyForQuery, recording ParameterStatus changes. It returns the
+// first error the server reported.
+func (sc *serverConn) roundTrip(ctx context.Context, sql string) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = sc.conn.SetDeadline(dl)
+		defer sc.conn.SetDeadline(time.Time{})
+	}
+	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
+	if _, err := sc.conn.Write(q); err != nil {
+		return err
+	}
+	var first error
+	for {
+		typ, body, err := readFrame(sc.r)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'E':
+			if first == nil {
+				var e pgproto3.ErrorResponse
+				if err := e.Decode(body); err != nil {
+					return err
+				}
+				first = &pgcode.Error{Severity: e.Severity, Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint}
+			}
+		case 'S':
+			sc.recordParam(body)
+		case 'Z':
+			return first
+		}
+	}
+}
+
+func (sc *serverConn) recordParam(body []byte) {
+	var ps pgproto3.ParameterStatus
+	if ps.Decode(body) == nil {
+		sc.params[ps.Name] = ps.Value
+	}
+}
+
+// readFrame reads one server message. body is valid until the next read.
+func readFrame(r *bufio.Reader) (byte, []byte, error) {
+	hdr, err := r.Peek(5)
+	if err != nil {
+		return 0, nil, err
+	}
+	typ := hdr[0]
+	n := int(int32(binary.BigEndian.Uint32(hdr[1:]))) - 4
+	if n < 0 {
+		return 0, nil, fmt.Errorf("invalid message length %d from the server", n+4)
+	}
+	r.Discard(5)
+	if n <= r.Size() {
+		body, err := r.Peek(n)
+		if err != nil {
+			return 0, nil, io.ErrUnexpectedEOF
+		}
+		r.Discard(n) // body stays valid until the next read fills the buffer
+		return typ, body, nil
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, io.ErrUnexpectedEOF
+	}
+	return typ, body, nil
+}
+
+// quoteLiteral quotes a value for SET, standard_conforming_strings on.
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// quoteIdent quotes a parameter name for SET.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

@@ -1,0 +1,330 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// PostgreSQL behind the proxy (session pool mode): what a client sees must
+// be what PostgreSQL says directly.
+
+// pgSecrets is a secrets file with one PostgreSQL connection to the test
+// server, plus extra section keys.
+func pgSecrets(t testing.TB, name, extra string) string {
+	t.Helper()
+	directPG(t) // skip (or fail in CI) when PostgreSQL is down
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.RawQuery = ""
+	return fmt.Sprintf("[connections.%s]\nurl = %q\n%s\n", name, u.String(), extra)
+}
+
+func TestPostgresPetsEveryMode(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 4"))
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			ctx := ctxT(t)
+			c := p.Connect(t, "pg", mode)
+			mustExec(t, c, "CREATE TEMP TABLE pet_owners (person TEXT, pet TEXT)")
+			tx, err := c.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, po := range pets {
+				if _, err := tx.Exec(ctx, "INSERT INTO pet_owners (person, pet) VALUES ($1, $2)", po[0], po[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM pet_owners WHERE pet <> $1", "cat").Scan(&n); err != nil || n != 2 {
+				t.Fatalf("count = %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// The backend user is the section's; the client's user name does not reach
+// the server. Startup parameters do.
+func TestPostgresStartupParameters(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	cfg, err := pgconn.ParseConfig(p.URL("pg") + "&application_name=xcp_test&options=-c%20search_path%3Dxcp_schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgconn.ConnectConfig(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	res, err := c.Exec(ctxT(t), "SELECT current_user, current_setting('application_name'), current_setting('search_path')").ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := res[0].Rows[0]
+	if string(row[0]) != "postgres" || string(row[1]) != "xcp_test" || string(row[2]) != "xcp_schema" {
+		t.Fatalf("got %q", row)
+	}
+	if v := c.ParameterStatus("application_name"); v != "xcp_test" {
+		t.Errorf("ParameterStatus application_name = %q", v)
+	}
+	if v := c.ParameterStatus("server_version"); !strings.HasPrefix(v, "15") {
+		t.Errorf("server_version %q: the real server's value should reach the client", v)
+	}
+	// An unknown startup parameter: FATAL, as PostgreSQL answers it.
+	_, err = pgconn.Connect(ctxT(t), p.URL("pg")+"&no_such_parameter=1")
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "42704" {
+		t.Fatalf("unknown parameter: %v", err)
+	}
+}
+
+func TestPostgresCopyBothWays(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	c := p.Connect(t, "pg")
+	ctx := ctxT(t)
+	mustExec(t, c, "CREATE TEMP TABLE cp (id INT PRIMARY KEY, name TEXT)")
+	var in bytes.Buffer
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&in, "%d\tname %d\n", i, i)
+	}
+	tag, err := c.PgConn().CopyFrom(ctx, bytes.NewReader(in.Bytes()), "COPY cp FROM STDIN")
+	if err != nil || tag.RowsAffected() != 10000 {
+		t.Fatalf("COPY FROM: %v %v", tag, err)
+	}
+	var out bytes.Buffer
+	tag, err = c.PgConn().CopyTo(ctx, &out, "COPY (SELECT * FROM cp ORDER BY id) TO STDOUT")
+	if err != nil || tag.RowsAffected() != 10000 || !bytes.Equal(out.Bytes(), in.Bytes()) {
+		t.Fatalf("COPY TO: %v %v (%d bytes, want %d)", tag, err, out.Len(), in.Len())
+	}
+	// An error mid-stream: the duplicate key fails the COPY, the session goes on.
+	_, err = c.PgConn().CopyFrom(ctx, strings.NewReader("20001\ta\n1\tdup\n"), "COPY cp FROM STDIN")
+	wantCode(t, err, "23505")
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM cp").Scan(&n); err != nil || n != 10000 {
+		t.Fatalf("after the failed COPY: %d, %v", n, err)
+	}
+}
+
+func TestPostgresListenNotify(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	listener := p.Connect(t, "pg")
+	notifier := p.Connect(t, "pg")
+	mustExec(t, listener, "LISTEN xcp_channel")
+	mustExec(t, notifier, "SELECT pg_notify('xcp_channel', 'hello')")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The notification arrives while the listener is idle: the proxy must
+	// forward it without waiting for the listener's next query.
+	n, err := listener.WaitForNotification(ctx)
+	if err != nil {
+		t.Fatalf("no notification: %v", err)
+	}
+	if n.Channel != "xcp_channel" || n.Payload != "hello" {
+		t.Fatalf("got %+v", n)
+	}
+}
+
+func TestPostgresCancel(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	c := p.Connect(t, "pg")
+	err := runCancelled(t, c, "SELECT pg_sleep(10)")
+	wantCode(t, err, "57014")
+	if got := queryString(t, c, "SELECT 'still here'"); got != "still here" {
+		t.Fatalf("after the cancel: %q", got)
+	}
+}
+
+func TestPostgresLargeResult(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	c := p.Connect(t, "pg")
+	var total int
+	rows, err := c.Query(ctxT(t), "SELECT repeat('x', 1000) FROM generate_series(1, 20000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		total += len(s)
+	}
+	if rows.Err() != nil || total != 20_000_000 {
+		t.Fatalf("got %d bytes, %v", total, rows.Err())
+	}
+	// One row of 20 MB.
+	var big string
+	if err := c.QueryRow(ctxT(t), "SELECT repeat('y', 20000000)").Scan(&big); err != nil || len(big) != 20_000_000 {
+		t.Fatalf("one big row: %d, %v", len(big), err)
+	}
+}
+
+// Binary round trips of PostgreSQL's own types, checked against the server
+// directly: the proxy must not change a byte.
+func TestPostgresBinaryTypesMatchDirect(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	const q = `SELECT $1::int[], $2::jsonb, $3::json, $4::uuid, $5::timestamptz, $6::numeric, $7::interval, $8::text[]`
+	args := []any{[]int32{1, 2, 3}, map[string]any{"a": 1.5}, `{"b": [1, 2]}`, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+		time.Date(2024, 5, 1, 10, 0, 0, 123456000, time.UTC), "12345678901234567890.0123456789", 90 * time.Minute, []string{"x", "y z"}}
+	read := func(c *pgx.Conn) []any {
+		rows, err := c.Query(ctxT(t), q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			t.Fatal(rows.Err())
+		}
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vals
+	}
+	direct, err := pgx.Connect(ctxT(t), pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(context.Background())
+	want := read(direct)
+	got := read(p.Connect(t, "pg"))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("through the proxy:\n%v\ndirect:\n%v", got, want)
+	}
+}
+
+func TestPostgresBatchAndPipeline(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	c := p.Connect(t, "pg")
+	ctx := ctxT(t)
+	mustExec(t, c, "CREATE TEMP TABLE bp (id INT PRIMARY KEY)")
+	b := &pgx.Batch{}
+	for i := 1; i <= 100; i++ {
+		b.Queue("INSERT INTO bp VALUES ($1)", i)
+	}
+	b.Queue("SELECT count(*) FROM bp")
+	br := c.SendBatch(ctx, b)
+	for i := 0; i < 100; i++ {
+		if _, err := br.Exec(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := br.QueryRow().Scan(&n); err != nil || n != 100 {
+		t.Fatalf("count %d, %v", n, err)
+	}
+	br.Close()
+
+	pl := c.PgConn().StartPipeline(ctx)
+	for i := 0; i < 50; i++ {
+		pl.SendQueryParams("SELECT $1::int", [][]byte{[]byte(fmt.Sprint(i))}, nil, nil, nil)
+	}
+	if err := pl.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		res, err := pl.GetResults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rr := res.(*pgconn.ResultReader).Read()
+		if rr.Err != nil || string(rr.Rows[0][0]) != fmt.Sprint(i) {
+			t.Fatalf("result %d: %v %v", i, rr.Rows, rr.Err)
+		}
+	}
+	if _, err := pl.GetResults(); err != nil { // the Sync
+		t.Fatal(err)
+	}
+	if err := pl.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A client that vanishes mid-transaction leaves a clean server connection
+// for the next client: its transaction rolled back, its settings and temp
+// tables gone (session pool of one, so the next client gets the same one).
+func TestPostgresDisconnectLeavesCleanBackend(t *testing.T) {
+	table := "xcp_clean_" + randHex()
+	admin := directPG(t)
+	if err := admin.Exec(ctxT(t), "CREATE TABLE "+table+" (id INT)").Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP TABLE "+table).Close() })
+
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 1"))
+	first, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"BEGIN", "SET application_name = 'dirty'", "CREATE TEMP TABLE mine (x INT)", "INSERT INTO " + table + " VALUES (1)"} {
+		if err := first.Exec(ctxT(t), q).Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Conn().Close() // vanish, mid-transaction
+
+	second, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(context.Background())
+	res, err := second.Exec(ctxT(t), "SELECT current_setting('application_name'), (SELECT count(*) FROM "+table+"), to_regclass('pg_temp.mine') IS NULL").ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := res[0].Rows[0]
+	if string(row[0]) == "dirty" || string(row[1]) != "0" || string(row[2]) != "t" {
+		t.Fatalf("the next client found application_name=%s, %s uncommitted rows, temp table gone=%s", row[0], row[1], row[2])
+	}
+	if second.TxStatus() != 'I' {
+		t.Fatalf("status %c", second.TxStatus())
+	}
+}
+
+// All server connections in use: the next client waits pool_timeout, then
+// gets 53300; when one is released, clients get in again.
+func TestPostgresPoolExhausted(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 1\npool_timeout = \"300ms\""))
+	holder, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pgconn.Connect(ctxT(t), p.URL("pg"))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53300" || pe.Severity != "FATAL" {
+		t.Fatalf("second client while the pool is full: %v", err)
+	}
+	holder.Close(ctxT(t))
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close(context.Background())
+			if err := c.Exec(ctxT(t), "SELECT pg_sleep(0.01)").Close(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
