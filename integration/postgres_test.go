@@ -328,3 +328,44 @@ func TestPostgresPoolExhausted(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Errors reach the client with every field PostgreSQL set: the same as on
+// a direct connection.
+func TestPostgresErrorFieldsIntact(t *testing.T) {
+	table := "xcp_err_" + randHex()
+	admin := directPG(t)
+	if err := admin.Exec(ctxT(t), "CREATE TABLE "+table+" (id INT CONSTRAINT "+table+"_pk PRIMARY KEY, v INT CHECK (v > 0))").Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP TABLE "+table).Close() })
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	proxied, err := pgconn.Connect(ctxT(t), strings.Replace(p.URL("pg"), "tester@", "postgres@", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxied.Close(context.Background())
+	direct, err := pgconn.Connect(ctxT(t), pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(context.Background())
+	for _, q := range []string{
+		"INSERT INTO " + table + " VALUES (1, 1); INSERT INTO " + table + " VALUES (1, 1)",
+		"INSERT INTO " + table + " VALUES (2, -1)",
+		"SELECT nope FROM " + table,
+		"SELEC 1",
+		"SELECT 1/0",
+	} {
+		_ = admin.Exec(ctxT(t), "DELETE FROM "+table).Close()
+		_, errD := direct.Exec(ctxT(t), q).ReadAll()
+		_ = admin.Exec(ctxT(t), "DELETE FROM "+table).Close()
+		_, errP := proxied.Exec(ctxT(t), q).ReadAll()
+		var d, x *pgconn.PgError
+		if !errors.As(errD, &d) || !errors.As(errP, &x) {
+			t.Fatalf("%s: direct %v, proxy %v", q, errD, errP)
+		}
+		if *d != *x {
+			t.Errorf("%s:\n direct %+v\n  proxy %+v", q, *d, *x)
+		}
+	}
+}

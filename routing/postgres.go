@@ -36,7 +36,8 @@ func PostgresSection(c *secrets.Connection) postgres.Section {
 // Pool settings are keys of the section: pool_size (default 20),
 // pool_timeout (how long a client waits for a free server connection,
 // default "30s"), pool_idle_timeout (default "10m"; "0" keeps idle
-// connections), pool_mode ("session", the default; "transaction" is not
+// connections), pool_min_idle (idle connections the idle timeout leaves
+// open, default 0), pool_mode ("session", the default; "transaction" is not
 // available yet).
 func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	cfg, err := postgres.ParseConfig(PostgresSection(c))
@@ -67,6 +68,12 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 				d = -1 // keep idle connections
 			}
 			opts.IdleTimeout = d
+		case "pool_min_idle":
+			n, ok := v.(int64)
+			if !ok || n < 0 {
+				return nil, fmt.Errorf("pool_min_idle = %v: want a whole number, 0 or more", v)
+			}
+			opts.MinIdle = int(n)
 		case "pool_mode":
 			switch v {
 			case "session":

@@ -28,9 +28,12 @@ type Options struct {
 	// PoolTimeout is how long a client waits for a server connection
 	// before failing with 53300. Zero means DefaultPoolTimeout.
 	PoolTimeout time.Duration
-	// IdleTimeout closes server connections idle in the pool for longer.
-	// Zero means DefaultIdleTimeout; negative keeps them.
+	// IdleTimeout closes server connections idle in the pool for longer,
+	// down to MinIdle. Zero means DefaultIdleTimeout; negative keeps them.
 	IdleTimeout time.Duration
+	// MinIdle is how many idle connections the reaper leaves open. Zero
+	// (the default) lets it close them all.
+	MinIdle int
 	// Name is the connection section's name, for messages.
 	Name string
 }
@@ -174,7 +177,7 @@ func (sc *serverConn) close() {
 	sc.conn.Close()
 }
 
-// reap closes connections idle for longer than d.
+// reap runs reapIdle every quarter of the idle timeout.
 func (b *Backend) reap(d time.Duration) {
 	tick := time.NewTicker(max(d/4, time.Second))
 	defer tick.Stop()
@@ -183,19 +186,36 @@ func (b *Backend) reap(d time.Duration) {
 		case <-b.stop:
 			return
 		case now := <-tick.C:
-			b.mu.Lock()
-			keep := b.idle[:0]
-			for _, sc := range b.idle {
-				if now.Sub(sc.idleSince) > d {
-					go sc.close()
-				} else {
-					keep = append(keep, sc)
-				}
-			}
-			b.idle = keep
-			b.mu.Unlock()
+			b.reapIdle(now)
 		}
 	}
+}
+
+// reapIdle closes the connections idle since before now-IdleTimeout, oldest
+// first, keeping MinIdle. The time comes from the caller, so tests pass
+// their own instead of sleeping.
+func (b *Backend) reapIdle(now time.Time) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	closed := 0
+	keep := b.idle[:0]
+	for _, sc := range b.idle { // oldest first: release appends
+		if now.Sub(sc.idleSince) > b.opts.IdleTimeout && len(b.idle)-closed > b.opts.MinIdle {
+			go sc.close()
+			closed++
+			continue
+		}
+		keep = append(keep, sc)
+	}
+	b.idle = keep
+	return closed
+}
+
+// Idle returns the number of idle server connections in the pool.
+func (b *Backend) Idle() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.idle)
 }
 
 // Ping opens (or reuses) a server connection and checks it answers.
