@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // PostgreSQL behind the proxy (session pool mode): what a client sees must
@@ -368,4 +370,76 @@ func TestPostgresErrorFieldsIntact(t *testing.T) {
 			t.Errorf("%s:\n direct %+v\n  proxy %+v", q, *d, *x)
 		}
 	}
+}
+
+// A server connection ended under a session (pg_terminate_backend, a
+// restart): the client gets the server's own FATAL, and the next client
+// gets a working connection. (Hiding such failures is issue 6's.)
+func TestPostgresServerConnectionEnds(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 1"))
+	c, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Exec(ctxT(t), "SELECT pg_backend_pid()").ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := string(res[0].Rows[0][0])
+	admin := directPG(t)
+	if err := admin.Exec(ctxT(t), "SELECT pg_terminate_backend("+pid+")").Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctxT(t), "SELECT 1").ReadAll()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || (pe.Code != "57P01" && pe.Code != "08006") {
+		t.Fatalf("after the server connection ended: %v", err)
+	}
+	c.Close(context.Background())
+
+	next, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatalf("the next client (pool of one): %v", err)
+	}
+	defer next.Close(context.Background())
+	if err := next.Exec(ctxT(t), "SELECT 1").Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A client that vanishes while a large result streams to it (its socket
+// buffers full, the proxy's writes blocked) gives its pool slot back.
+func TestPostgresVanishingReaderReleasesSlot(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 1\npool_timeout = \"5s\""))
+	raw, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := pgproto3.NewFrontend(raw, raw)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "u", "database": "pg"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	// Ask for far more than the socket buffers hold, and never read it.
+	fe.Send(&pgproto3.Query{String: "SELECT repeat('z', 1000) FROM generate_series(1, 100000)"})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the proxy's writes to us block (not a timing assertion)
+	raw.Close()
+
+	next, err := pgconn.Connect(ctxT(t), p.URL("pg"))
+	if err != nil {
+		t.Fatalf("the pool slot did not come back: %v", err)
+	}
+	next.Close(context.Background())
 }

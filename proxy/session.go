@@ -51,6 +51,10 @@ func (s *session) serve() {
 	}
 	defer s.srv.unregister(s)
 	defer func() {
+		// The client socket closes first: a forwarding backend's writer
+		// blocked on a client that stopped reading then fails, and the
+		// backend session can end and give its server connection back.
+		s.conn.Close()
 		if err := s.bs.Close(); err != nil {
 			s.log.Debug("closing backend session", "err", err)
 		}
