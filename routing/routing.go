@@ -176,7 +176,7 @@ func (r *Registry) Backend(ctx context.Context, c *secrets.Connection) (backends
 	if err != nil {
 		return nil, err
 	}
-	r.opts.Logger.Info("backend opened", "connection", c.Name, "url", c.URL())
+	r.opts.Logger.Info("backend ready", "connection", c.Name, "url", c.URL())
 	e.backend = b
 	return b, nil
 }

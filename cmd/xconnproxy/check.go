@@ -36,7 +36,7 @@ func check(ctx context.Context, reg *routing.Registry, out io.Writer) int {
 	for _, name := range cfg.Names() {
 		if err, bad := cfg.Invalid[name]; bad {
 			failed++
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tERROR: %v\n", name, err)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tERROR: %s\n", name, oneLine(err.Error()))
 			continue
 		}
 		c := cfg.Connections[name]
@@ -52,7 +52,7 @@ func check(ctx context.Context, reg *routing.Registry, out io.Writer) int {
 		cancel()
 		if err != nil {
 			failed++
-			status = "ERROR: " + pgcode.From(err).Message
+			status = "ERROR: " + oneLine(pgcode.From(err).Message)
 		}
 		host := c.Host
 		if c.Port != 0 {
@@ -101,4 +101,14 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// oneLine keeps a multi-line error (pgconn lists each address it tried) on
+// the table's row.
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, "; ")
 }
