@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,17 +31,9 @@ type cursorStmt struct {
 
 // tokens returns a statement's tokens without comments and semicolons.
 func tokens(text string) []sqltext.Token {
-	var out []sqltext.Token
-	lx := sqltext.NewLexer(text)
-	for {
-		t, ok := lx.Next()
-		if !ok {
-			return out
-		}
-		if t.Kind != sqltext.TokComment && t.Kind != sqltext.TokSemicolon {
-			out = append(out, t)
-		}
-	}
+	return slices.DeleteFunc(sqltext.Significant(text), func(t sqltext.Token) bool {
+		return t.Kind == sqltext.TokSemicolon
+	})
 }
 
 func kw(t sqltext.Token) string {

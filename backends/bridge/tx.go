@@ -218,15 +218,8 @@ func parseSetTransaction(command, text string) (txModes, bool) {
 		return txModes{}, false
 	}
 	var words []string
-	lx := sqltext.NewLexer(text)
-	for {
-		t, ok := lx.Next()
-		if !ok {
-			break
-		}
+	for _, t := range sqltext.Significant(text) {
 		switch t.Kind {
-		case sqltext.TokComment:
-			continue
 		case sqltext.TokIdent:
 			words = append(words, strings.ToUpper(t.Text))
 		case sqltext.TokOperator:

@@ -48,17 +48,7 @@ func rewriteCasts(q string) string {
 	if !strings.Contains(q, "::") {
 		return q
 	}
-	var toks []sqltext.Token
-	lx := sqltext.NewLexer(q)
-	for {
-		t, ok := lx.Next()
-		if !ok {
-			break
-		}
-		if t.Kind != sqltext.TokComment {
-			toks = append(toks, t)
-		}
-	}
+	toks := sqltext.Significant(q)
 	type edit struct {
 		from, to int // byte range of q replaced
 		text     string

@@ -68,17 +68,7 @@ func upper(t sqltext.Token) string {
 
 // parseSelect finds the main SELECT's list and FROM clause at paren depth 0.
 func parseSelect(src string) *selectParts {
-	var toks []sqltext.Token
-	lx := sqltext.NewLexer(src)
-	for {
-		t, ok := lx.Next()
-		if !ok {
-			break
-		}
-		if t.Kind != sqltext.TokComment {
-			toks = append(toks, t)
-		}
-	}
+	toks := sqltext.Significant(src)
 	depth, start := 0, -1
 	for i, t := range toks {
 		switch {

@@ -23,7 +23,7 @@ import (
 // paramTypes returns the declared types of parameters 1..n.
 func paramTypes(query string, n int, describe describer) []string {
 	out := make([]string, n)
-	toks := tokens(query)
+	toks := sqltext.Significant(query)
 	if len(toks) == 0 || n == 0 {
 		return out
 	}
@@ -87,20 +87,6 @@ func paramTypes(query string, n int, describe describer) []string {
 		}
 	}
 	return out
-}
-
-func tokens(query string) []sqltext.Token {
-	var toks []sqltext.Token
-	lx := sqltext.NewLexer(query)
-	for {
-		t, ok := lx.Next()
-		if !ok {
-			return toks
-		}
-		if t.Kind != sqltext.TokComment {
-			toks = append(toks, t)
-		}
-	}
 }
 
 // isColumnRef: name, table.name or schema.table.name.

@@ -642,3 +642,19 @@ func utf16IsLow(r rune) bool  { return r >= 0xDC00 && r < 0xE000 }
 func combineSurrogates(hi, lo rune) rune {
 	return (hi-0xD800)<<10 + (lo - 0xDC00) + 0x10000
 }
+
+// Significant returns the tokens of sql without its comments: what parsers
+// of statement shapes look at.
+func Significant(sql string) []Token {
+	var out []Token
+	l := Lexer{src: sql}
+	for {
+		t, ok := l.Next()
+		if !ok {
+			return out
+		}
+		if t.Kind != TokComment {
+			out = append(out, t)
+		}
+	}
+}
