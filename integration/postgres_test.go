@@ -443,3 +443,120 @@ func TestPostgresVanishingReaderReleasesSlot(t *testing.T) {
 	}
 	next.Close(context.Background())
 }
+
+// rawPG is a raw protocol client through the proxy, past startup.
+func rawPG(t *testing.T, p *testProxy, db string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
+	raw, err := net.Dial("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	_ = raw.SetDeadline(time.Now().Add(20 * time.Second)) // a lost answer fails, not hangs
+	fe := pgproto3.NewFrontend(raw, raw)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "u", "database": db}})
+	untilReady(t, fe)
+	return fe, raw
+}
+
+func untilReady(t *testing.T, fe *pgproto3.Frontend, msgs ...pgproto3.FrontendMessage) []pgproto3.BackendMessage {
+	t.Helper()
+	for _, m := range msgs {
+		fe.Send(m)
+	}
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var got []pgproto3.BackendMessage
+	for {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		switch m := m.(type) {
+		case *pgproto3.ReadyForQuery:
+			return got
+		case *pgproto3.FunctionCallResponse:
+			got = append(got, &pgproto3.FunctionCallResponse{Result: append([]byte(nil), m.Result...)})
+		default:
+			got = append(got, m)
+		}
+	}
+}
+
+// A FunctionCall is forwarded and answered, and the accounting of answers
+// stays right: the next client on the same server connection gets its own.
+func TestPostgresFunctionCall(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_size = 1"))
+	fe, raw := rawPG(t, p, "pg")
+	const int4pl = 177 // int4 + int4
+	got := untilReady(t, fe, &pgproto3.FunctionCall{Function: int4pl, ArgFormatCodes: []uint16{1},
+		Arguments: [][]byte{{0, 0, 0, 2}, {0, 0, 0, 3}}, ResultFormatCode: 1})
+	if len(got) != 1 {
+		t.Fatalf("got %#v", got)
+	}
+	if r := got[0].(*pgproto3.FunctionCallResponse).Result; !bytes.Equal(r, []byte{0, 0, 0, 5}) {
+		t.Fatalf("2 + 3 = %v", r)
+	}
+	raw.Close()
+	next := p.Connect(t, "pg")
+	if got := queryString(t, next, "SELECT 'mine'"); got != "mine" {
+		t.Fatalf("the next client got %q", got)
+	}
+}
+
+// COPY FROM STDIN through the extended protocol: the Sync sent after the
+// Execute reaches the server in copy-in mode and gets no answer. The
+// session must still end up idle: a drain then completes at once instead
+// of waiting out its timeout.
+func TestPostgresExtendedCopyThenDrain(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	fe, _ := rawPG(t, p, "pg")
+	untilReady(t, fe, &pgproto3.Query{String: "CREATE TEMP TABLE ec (x INT)"})
+	fe.Send(&pgproto3.Parse{Query: "COPY ec FROM STDIN"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m.(*pgproto3.CopyInResponse); ok {
+			break
+		}
+	}
+	got := untilReady(t, fe, &pgproto3.CopyData{Data: []byte("1\n2\n")}, &pgproto3.CopyDone{}, &pgproto3.Sync{})
+	if cc, ok := got[len(got)-1].(*pgproto3.CommandComplete); !ok || string(cc.CommandTag) != "COPY 2" {
+		t.Fatalf("got %#v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Server.Shutdown(ctx); err != nil {
+		t.Fatalf("the drain did not see the session idle: %v", err)
+	}
+}
+
+// A drain lets a running pass-through statement finish and deliver its
+// result, then ends the session, without waiting out its timeout.
+func TestPostgresDrainLetsStatementFinish(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	c := p.Connect(t, "pg")
+	result := make(chan error, 1)
+	go func() {
+		var s string
+		result <- c.QueryRow(context.Background(), "SELECT 'done' FROM pg_sleep(0.3)").Scan(&s)
+	}()
+	time.Sleep(50 * time.Millisecond) // let the statement start (not a timing assertion)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Server.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := <-result; err != nil {
+		t.Fatalf("the running statement was cut: %v", err)
+	}
+}

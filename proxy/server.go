@@ -230,16 +230,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
-	select {
-	case <-done:
-		s.Close()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		<-done
-		return ctx.Err()
+	// Sessions become idle on their own time (a forwarding backend's
+	// answer arrives after the session went back to reading its client),
+	// so idle sessions are looked for again until all have ended.
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			s.Close()
+			return nil
+		case <-ctx.Done():
+			s.Close()
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+			s.mu.Lock()
+			for _, ss := range s.sessions {
+				ss.wakeIfIdle()
+			}
+			s.mu.Unlock()
+		}
 	}
 }
+
+// drainPoll is how often Shutdown looks for sessions that became idle.
+const drainPoll = 20 * time.Millisecond
 
 // Close closes every listener and session at once, and returns when their
 // goroutines have ended (running statements are cancelled through the

@@ -49,7 +49,6 @@ func (s *session) serve() {
 	if !ok {
 		return
 	}
-	defer s.srv.unregister(s)
 	defer func() {
 		// The client socket closes first: a forwarding backend's writer
 		// blocked on a client that stopped reading then fails, and the
@@ -59,6 +58,9 @@ func (s *session) serve() {
 			s.log.Debug("closing backend session", "err", err)
 		}
 	}()
+	// Deferred last, so it runs first: no cancel request finds the session
+	// once its backend connection may serve another client.
+	defer s.srv.unregister(s)
 	s.log = s.srv.log.With("client", s.conn.RemoteAddr().String(), "database", params.Database, "user", params.User, "pid", s.pid)
 	if s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.debug = true

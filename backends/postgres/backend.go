@@ -231,11 +231,12 @@ func (b *Backend) Describe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	ok := sc.roundTrip(ctx, "SELECT 1") == nil
+	version := sc.params["server_version"] // read before another session owns sc
 	b.release(sc, ok)
 	if !ok {
 		return "", fmt.Errorf("connection %q: the server did not answer", b.opts.Name)
 	}
-	return "PostgreSQL " + sc.params["server_version"], nil
+	return "PostgreSQL " + version, nil
 }
 
 // Close closes the pool's connections; sessions in use close theirs on
@@ -260,8 +261,12 @@ func (b *Backend) Close() error {
 func (sc *serverConn) roundTrip(ctx context.Context, sql string) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = sc.conn.SetDeadline(dl)
-		defer sc.conn.SetDeadline(time.Time{})
 	}
+	stop := context.AfterFunc(ctx, func() { _ = sc.conn.SetDeadline(time.Now()) })
+	defer func() {
+		stop()
+		_ = sc.conn.SetDeadline(time.Time{})
+	}()
 	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
 	if _, err := sc.conn.Write(q); err != nil {
 		return err
@@ -308,6 +313,9 @@ func readFrame(r *bufio.Reader) (byte, []byte, error) {
 		return 0, nil, fmt.Errorf("invalid message length %d from the server", n+4)
 	}
 	r.Discard(5)
+	// An error past the header is never a clean stop between messages:
+	// it is reported as ErrUnexpectedEOF, whatever its cause (a deadline
+	// included), and Close then does not reuse the connection.
 	if n <= r.Size() {
 		body, err := r.Peek(n)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +35,15 @@ type Session struct {
 	b  *Backend
 	sc *serverConn
 
-	buf      []byte // client messages not yet written to the server
-	unsynced bool   // extended-protocol messages forwarded since the last Sync
+	buf      []byte      // client messages not yet written to the server
+	unsynced atomic.Bool // extended-protocol messages forwarded since the last Sync
+	// syncsInCopy counts the Syncs sent since the last Execute or Query: if
+	// that Execute started a COPY FROM STDIN, the server ignores them
+	// (protocol, "COPY Operations") and answers none.
+	syncsInCopy int32
+
+	cancelMu sync.Mutex // Cancel holds it while it signals; Close, before release
+	released bool
 
 	pumping  bool // the pump goroutine was started (Handle and Close run on one goroutine)
 	pumpDone chan struct{}
@@ -68,11 +76,19 @@ func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.
 		return nil, err
 	} else if sets != "" {
 		if err := sc.roundTrip(ctx, sets); err != nil {
-			// The server refused a parameter: PostgreSQL answers FATAL at
-			// startup. The connection itself is fine.
-			b.release(sc, true)
-			pe := pgcode.From(err)
-			return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code, Message: pe.Message, Hint: pe.Hint}
+			var pe *pgcode.Error
+			if errors.As(err, &pe) {
+				// The server refused a parameter: PostgreSQL answers FATAL
+				// at startup. Its answer was read whole: the connection is
+				// fine.
+				b.release(sc, true)
+				return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code, Message: pe.Message, Hint: pe.Hint}
+			}
+			// A network error or timeout mid-answer: unread replies may be
+			// left on the connection, so it is not reused.
+			b.release(sc, false)
+			return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
+				Message: fmt.Sprintf("connection %q: the server did not complete the session setup", b.opts.Name)}
 		}
 	}
 	s := &Session{b: b, sc: sc, pumpDone: make(chan struct{})}
@@ -128,7 +144,7 @@ func (s *Session) Parameters() []backends.Param {
 // TxStatus is the last ReadyForQuery status, or 'T' while an answer is
 // still on its way.
 func (s *Session) TxStatus() byte {
-	if s.pending.Load() > 0 {
+	if s.pending.Load() > 0 || s.unsynced.Load() {
 		return 'T'
 	}
 	return byte(s.status.Load())
@@ -150,21 +166,40 @@ func (s *Session) Handle(ctx context.Context, f backends.Frame, w backends.Write
 
 	flush := false
 	switch f.Type {
-	case 'S', 'Q':
+	case 'S':
 		s.pending.Add(1)
-		s.unsynced = false
+		s.syncsInCopy++
+		s.unsynced.Store(false)
 		flush = true
-	case 'H', 'c', 'f': // Flush, CopyDone, CopyFail
+	case 'Q', 'F': // Query, FunctionCall: each answered up to ReadyForQuery
+		s.pending.Add(1)
+		s.syncsInCopy = 0
 		flush = true
-		s.unsynced = s.unsynced || f.Type == 'H'
-	case 'P', 'B', 'D', 'E', 'C':
-		s.unsynced = true
+	case 'E':
+		s.syncsInCopy = 0
+		s.unsynced.Store(true)
+	case 'c', 'f': // CopyDone, CopyFail
+		// A client sends these only after CopyInResponse: the Syncs it sent
+		// since the Execute that started the COPY reached the server in
+		// copy-in mode, where it ignores them.
+		s.pending.Add(-s.syncsInCopy)
+		s.syncsInCopy = 0
+		flush = true
+	case 'H':
+		flush = true
+	case 'P', 'B', 'D', 'C':
+		s.unsynced.Store(true)
 	}
 	s.buf = f.AppendWire(s.buf)
 	if !flush && len(s.buf) < serverFlushThreshold {
 		return nil
 	}
+	// A server that stops reading (its client never reads the answers)
+	// must not hold this write, and the session, forever: the message's
+	// context ends it when the proxy closes.
+	stop := context.AfterFunc(ctx, func() { _ = s.sc.conn.SetWriteDeadline(time.Now()) })
 	_, err := s.sc.conn.Write(s.buf)
+	stop()
 	if cap(s.buf) > 4*serverFlushThreshold {
 		s.buf = nil
 	} else {
@@ -233,6 +268,13 @@ func (s *Session) pump(w backends.FrameWriter) {
 // connection, as a client would send it: on a new connection to the same
 // address, with the server's process ID and key.
 func (s *Session) Cancel(ctx context.Context) error {
+	// Held while signalling: Close waits for it before the connection can
+	// serve another client, so a late cancel never reaches someone else.
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	if s.released {
+		return nil
+	}
 	addr := s.sc.conn.RemoteAddr()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, addr.Network(), addr.String())
@@ -264,7 +306,10 @@ func (s *Session) Close() error {
 		_ = s.sc.conn.SetReadDeadline(time.Now()) // stops the pump's read
 		<-s.pumpDone
 	}
-	reusable := !s.broken.Load() && s.pending.Load() == 0 && !s.unsynced && (!s.pumping || s.clean.Load())
+	s.cancelMu.Lock()
+	s.released = true
+	s.cancelMu.Unlock()
+	reusable := !s.broken.Load() && s.pending.Load() == 0 && !s.unsynced.Load() && (!s.pumping || s.clean.Load())
 	if reusable {
 		_ = s.sc.conn.SetReadDeadline(time.Time{})
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
