@@ -410,35 +410,37 @@ func runBatch(ctx context.Context, c *pgconn.PgConn, batch [][2]string) []string
 	return append(out, "status "+string(c.TxStatus()))
 }
 
+var differentialBatches = [][][2]string{
+	{{"CREATE TABLE x (id INTEGER PRIMARY KEY, name TEXT)", ""}},
+	{{"INSERT INTO x VALUES ($1, $2)", "1,one"}, {"INSERT INTO x VALUES ($1, $2)", "2,two"}},
+	// The third statement fails: PostgreSQL rolls back the whole batch
+	// (one implicit transaction up to Sync) and skips the rest.
+	{{"INSERT INTO x VALUES ($1, $2)", "3,three"}, {"INSERT INTO x VALUES ($1, $2)", "1,dup"}, {"INSERT INTO x VALUES ($1, $2)", "4,four"}},
+	{{"SELECT id, name FROM x WHERE id > $1 ORDER BY id", "0"}},
+	{{"UPDATE x SET name = $1 WHERE id = $2", "uno,1"}, {"SELECT name FROM x WHERE id = $1", "1"}},
+	{{"BEGIN", ""}, {"INSERT INTO x VALUES ($1, $2)", "5,five"}},
+	{{"SELECT count(*) FROM x", ""}, {"SELECT nope FROM x", ""}},
+	{{"ROLLBACK", ""}},
+	{{"SELECT count(*) FROM x", ""}},
+	{{"", ""}},
+	// Untyped text parameters take the type of the column they meet.
+	{{"CREATE TABLE u (id INTEGER, flag BOOLEAN, day DATE, at TIMESTAMP, raw BYTEA)", ""}},
+	{{"INSERT INTO u VALUES ($1, $2, $3, $4, $5)", "1,true,2024-05-01 +00,2024-05-01 10:00:00+02,\\x0102"}},
+	{{"INSERT INTO u (raw, id, flag) VALUES ($1, $2, $3)", "\\xff,2,f"}},
+	{{"INSERT INTO u (id, flag) VALUES (3, TRUE)", ""}},
+	{{"SELECT id, flag, day, at, raw FROM u ORDER BY id", ""}},
+	{{"SELECT id FROM u WHERE flag = $1 ORDER BY id", "yes"}},
+	{{"SELECT id FROM u WHERE day = $1", "2024-05-01"}},
+	{{"SELECT id FROM u WHERE id IN ($1, $2) AND flag = $3 ORDER BY id", "1,3,on"}},
+	{{"UPDATE u SET flag = $1 WHERE id = $2", "off,3"}},
+	{{"SELECT count(*) FROM u WHERE NOT flag", ""}},
+	{{"DELETE FROM u WHERE raw = $1", "\\xff"}},
+	{{"SELECT count(*) FROM u", ""}},
+}
+
 func TestDifferentialExtendedAgainstPostgres(t *testing.T) {
 	directPG(t)
-	batches := [][][2]string{
-		{{"CREATE TABLE x (id INTEGER PRIMARY KEY, name TEXT)", ""}},
-		{{"INSERT INTO x VALUES ($1, $2)", "1,one"}, {"INSERT INTO x VALUES ($1, $2)", "2,two"}},
-		// The third statement fails: PostgreSQL rolls back the whole batch
-		// (one implicit transaction up to Sync) and skips the rest.
-		{{"INSERT INTO x VALUES ($1, $2)", "3,three"}, {"INSERT INTO x VALUES ($1, $2)", "1,dup"}, {"INSERT INTO x VALUES ($1, $2)", "4,four"}},
-		{{"SELECT id, name FROM x WHERE id > $1 ORDER BY id", "0"}},
-		{{"UPDATE x SET name = $1 WHERE id = $2", "uno,1"}, {"SELECT name FROM x WHERE id = $1", "1"}},
-		{{"BEGIN", ""}, {"INSERT INTO x VALUES ($1, $2)", "5,five"}},
-		{{"SELECT count(*) FROM x", ""}, {"SELECT nope FROM x", ""}},
-		{{"ROLLBACK", ""}},
-		{{"SELECT count(*) FROM x", ""}},
-		{{"", ""}},
-		// Untyped text parameters take the type of the column they meet.
-		{{"CREATE TABLE u (id INTEGER, flag BOOLEAN, day DATE, at TIMESTAMP, raw BYTEA)", ""}},
-		{{"INSERT INTO u VALUES ($1, $2, $3, $4, $5)", "1,true,2024-05-01 +00,2024-05-01 10:00:00+02,\\x0102"}},
-		{{"INSERT INTO u (raw, id, flag) VALUES ($1, $2, $3)", "\\xff,2,f"}},
-		{{"INSERT INTO u (id, flag) VALUES (3, TRUE)", ""}},
-		{{"SELECT id, flag, day, at, raw FROM u ORDER BY id", ""}},
-		{{"SELECT id FROM u WHERE flag = $1 ORDER BY id", "yes"}},
-		{{"SELECT id FROM u WHERE day = $1", "2024-05-01"}},
-		{{"SELECT id FROM u WHERE id IN ($1, $2) AND flag = $3 ORDER BY id", "1,3,on"}},
-		{{"UPDATE u SET flag = $1 WHERE id = $2", "off,3"}},
-		{{"SELECT count(*) FROM u WHERE NOT flag", ""}},
-		{{"DELETE FROM u WHERE raw = $1", "\\xff"}},
-		{{"SELECT count(*) FROM u", ""}},
-	}
+	batches := differentialBatches
 	admin, _ := connectNoticing(t, pgURL(), nil)
 	schema := "xcp_diffx_" + randHex()
 	if err := admin.Exec(ctxT(t), "CREATE SCHEMA "+schema).Close(); err != nil {
@@ -449,6 +451,60 @@ func TestDifferentialExtendedAgainstPostgres(t *testing.T) {
 	px := startProxy(t, sqliteSecrets("diffx"))
 	xc, _ := connectNoticing(t, px.URL("diffx"), nil)
 	for _, b := range batches {
+		want := runBatch(ctxT(t), pg, b)
+		got := runBatch(ctxT(t), xc, b)
+		if strings.Join(want, "\n") != strings.Join(got, "\n") {
+			t.Errorf("batch %q\n postgres: %q\n    proxy: %q", b, want, got)
+		}
+	}
+}
+
+// The same scripts through the proxy to PostgreSQL: pass-through must be
+// invisible, so every outcome equals the direct one.
+func TestDifferentialPostgresPassthrough(t *testing.T) {
+	directPG(t)
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	for _, sc := range differentialScripts {
+		t.Run(sc.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			admin, _ := connectNoticing(t, pgURL(), nil)
+			direct, proxied := "xcp_d_"+randHex(), "xcp_p_"+randHex()
+			for _, schema := range []string{direct, proxied} {
+				if err := admin.Exec(ctx, "CREATE SCHEMA "+schema).Close(); err != nil {
+					t.Fatal(err)
+				}
+				schema := schema
+				t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE").Close() })
+			}
+			pg, pgNotices := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
+			xc, xNotices := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
+			want := runScript(ctx, pg, pgNotices, sc.script)
+			got := runScript(ctx, xc, xNotices, sc.script)
+			for i := range sc.script {
+				if want[i].String() != got[i].String() {
+					t.Errorf("query %q\n postgres: %v\n    proxy: %v", sc.script[i], want[i], got[i])
+				}
+			}
+		})
+	}
+}
+
+// The extended-protocol batches through the proxy to PostgreSQL.
+func TestDifferentialExtendedPostgresPassthrough(t *testing.T) {
+	directPG(t)
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	admin, _ := connectNoticing(t, pgURL(), nil)
+	direct, proxied := "xcp_dx_"+randHex(), "xcp_px_"+randHex()
+	for _, schema := range []string{direct, proxied} {
+		if err := admin.Exec(ctxT(t), "CREATE SCHEMA "+schema).Close(); err != nil {
+			t.Fatal(err)
+		}
+		schema := schema
+		t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE").Close() })
+	}
+	pg, _ := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
+	xc, _ := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
+	for _, b := range differentialBatches {
 		want := runBatch(ctxT(t), pg, b)
 		got := runBatch(ctxT(t), xc, b)
 		if strings.Join(want, "\n") != strings.Join(got, "\n") {
