@@ -11,11 +11,14 @@
 //	                                  ▼
 //	             message loop: client message ─▶ backends.Session.Handle ─▶ msgWriter ─▶ client
 //
-// The proxy decodes client messages with pgproto3 and hands each to the
-// backend session, which writes PostgreSQL backend messages back. Every
-// backend, whether a bridge to SQLite or MySQL or (later) a PostgreSQL
-// server, produces the same message stream, so routing, shutdown and cancel
-// are written once, here.
+// The proxy frames client messages itself (frontend.go) and hands each to
+// the backend session as a backends.Frame: the bytes as they came, decoded
+// only if the session asks. A bridging session (SQLite, MySQL) decodes and
+// answers every message with PostgreSQL's messages; a forwarding session
+// (PostgreSQL) writes the bytes to its server and runs a goroutine of its own
+// that forwards the server's messages back through the same writer, which
+// is why msgWriter is safe for concurrent use. Both produce the same message
+// stream, so routing, shutdown and cancel are written once, here.
 //
 // # Connection lifecycle
 //
@@ -35,7 +38,8 @@
 //     backend; its ParameterStatus values are sent, then BackendKeyData with
 //     the session's cancel key, then ReadyForQuery.
 //  6. Message loop. Each message is handled with a context that a
-//     CancelRequest for this session cancels. Output is buffered and flushed
+//     CancelRequest for this session cancels (a forwarding session instead
+//     sends the cancel to its server: backends.Canceler). Output is buffered and flushed
 //     at Sync, Query and Flush (and every 64 KiB), so a pipelined batch costs
 //     one write. Terminate or EOF ends the session.
 //  7. End. The backend session is closed (an open transaction is rolled
@@ -53,7 +57,12 @@
 //
 // Shutdown closes the listeners, wakes sessions that are idle outside a
 // transaction (they answer FATAL 57P01 and close), and lets the others run
-// until they are idle outside a transaction, then close the same way. When
+// until they are idle outside a transaction, then close the same way. It
+// looks for idle sessions again every 20 ms: a forwarding session becomes
+// idle when its server's answer arrives, after it went back to reading its
+// client. When a session ends, its client socket closes before its backend
+// session, so a forwarding goroutine blocked on a client that stopped reading
+// cannot hold the server connection. When
 // its context ends first, Close ends everything: it cancels the server's
 // context (interrupting running statements) and closes every connection.
 // Close is idempotent. The server's draining flag is atomic rather than
