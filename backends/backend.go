@@ -187,12 +187,3 @@ func NewMessage(typ byte) pgproto3.FrontendMessage {
 	}
 	return nil
 }
-
-// FrameOf encodes msg as a frame, for tests and tools.
-func FrameOf(msg pgproto3.FrontendMessage) Frame {
-	b, err := msg.Encode(nil)
-	if err != nil || len(b) < 5 {
-		return Frame{}
-	}
-	return NewFrame(b[0], b[5:], MessageDecoder{})
-}
