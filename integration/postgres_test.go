@@ -560,3 +560,46 @@ func TestPostgresDrainLetsStatementFinish(t *testing.T) {
 		t.Fatalf("the running statement was cut: %v", err)
 	}
 }
+
+// Startup settings that change results reach the server; later changes
+// reach the client as ParameterStatus; notices pass through.
+func TestPostgresSettingsAndNotices(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	cfg, err := pgconn.ParseConfig(p.URL("pg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"DateStyle": "ISO, DMY", "TimeZone": "Europe/Paris", "extra_float_digits": "0", "IntervalStyle": "iso_8601"} {
+		cfg.RuntimeParams[k] = v
+	}
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Severity+" "+n.Message) }
+	c, err := pgconn.ConnectConfig(ctxT(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	res, err := c.Exec(ctxT(t), "SELECT current_setting('DateStyle'), current_setting('TimeZone'), (1.0/3)::float8::text, interval '90 minutes'").ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := res[0].Rows[0]
+	want := []string{"ISO, DMY", "Europe/Paris", "0.333333333333333", "PT1H30M"}
+	for i, w := range want {
+		if string(row[i]) != w {
+			t.Errorf("column %d = %q, want %q", i, row[i], w)
+		}
+	}
+	if err := c.Exec(ctxT(t), "SET TimeZone = 'UTC'").Close(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ParameterStatus("TimeZone"); v != "UTC" {
+		t.Errorf("ParameterStatus TimeZone after SET = %q, want UTC", v)
+	}
+	if err := c.Exec(ctxT(t), "DO $$ BEGIN RAISE NOTICE 'hello from the server'; END $$").Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 1 || notices[0] != "NOTICE hello from the server" {
+		t.Errorf("notices %q", notices)
+	}
+}
