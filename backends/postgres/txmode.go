@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -67,15 +66,6 @@ type txSession struct {
 	wanted   map[string]string // the client's settings, lower-case names
 	params   []backends.Param
 	prepared map[string]*prepStmt // by client name
-
-	// assigned mirrors sc != nil for TxStatus, which must not wait for mu:
-	// the pump holds mu while it writes to a client that may not read, and
-	// the proxy asks TxStatus while holding its own locks (shutdown).
-	assigned atomic.Bool
-	// cancelMu is held by Cancel while it signals the server, and taken
-	// before a connection is given back, so a late cancel never reaches
-	// the connection's next client.
-	cancelMu sync.Mutex
 
 	mu       sync.Mutex
 	w        backends.FrameWriter
@@ -210,7 +200,9 @@ func isReported(sc *serverConn, k string) bool {
 func (s *txSession) Parameters() []backends.Param { return s.params }
 
 func (s *txSession) TxStatus() byte {
-	if s.assigned.Load() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sc != nil {
 		return 'T'
 	}
 	return 'I'
@@ -238,7 +230,6 @@ func (s *txSession) assign(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.sc, s.status, s.skipping, s.pending, s.unsynced, s.unnamedParsed = sc, 'I', false, 0, false, false
-	s.assigned.Store(true)
 	s.q = s.q[:0]
 	s.pumpDone = make(chan struct{})
 	go s.pump(sc, s.pumpDone)
@@ -544,11 +535,8 @@ func (s *txSession) pump(sc *serverConn, done chan struct{}) {
 		s.emitHead()
 		if typ == 'Z' && s.status == 'I' && s.pending == 0 && !s.unsynced && !s.unnamedParsed && len(s.q) == 0 && len(s.buf) == 0 {
 			s.sc = nil
-			s.assigned.Store(false)
 			_ = s.w.Flush()
 			s.mu.Unlock()
-			s.cancelMu.Lock() // wait for a cancel in flight
-			s.cancelMu.Unlock()
 			s.b.release(sc, true)
 			return
 		}
@@ -562,8 +550,6 @@ func (s *txSession) pump(sc *serverConn, done chan struct{}) {
 
 // Cancel forwards to the assigned server connection, if any.
 func (s *txSession) Cancel(ctx context.Context) error {
-	s.cancelMu.Lock()
-	defer s.cancelMu.Unlock()
 	s.mu.Lock()
 	sc := s.sc
 	s.mu.Unlock()
@@ -580,14 +566,11 @@ func (s *txSession) Close() error {
 	s.mu.Lock()
 	sc, done := s.sc, s.pumpDone
 	s.sc = nil
-	s.assigned.Store(false)
 	reusable := !s.broken && s.pending == 0 && !s.unsynced && len(s.q) == 0
 	s.mu.Unlock()
 	if sc == nil {
 		return nil
 	}
-	s.cancelMu.Lock() // wait for a cancel in flight
-	s.cancelMu.Unlock()
 	_ = sc.conn.SetReadDeadline(time.Now())
 	<-done
 	reusable = reusable && sc.r.Buffered() == 0
