@@ -459,74 +459,56 @@ func TestDifferentialExtendedAgainstPostgres(t *testing.T) {
 	}
 }
 
-// poolModes are the pass-through configurations the differential tests run
-// in. Transaction pooling uses a pool of one: the scripts use session state
-// (SET, cursors WITH HOLD) across statements, which transaction pooling
-// keeps only when the client gets the same connection back.
-var poolModes = []struct{ name, section string }{
-	{"session", ""},
-	{"transaction", "pool_size = 1\npool_mode = \"transaction\""},
-}
-
 // The same scripts through the proxy to PostgreSQL: pass-through must be
-// invisible, so every outcome equals the direct one, in both pool modes.
+// invisible, so every outcome equals the direct one.
 func TestDifferentialPostgresPassthrough(t *testing.T) {
 	directPG(t)
-	for _, mode := range poolModes {
-		t.Run(mode.name, func(t *testing.T) {
-			p := startProxy(t, pgSecrets(t, "pg", mode.section), proxyOptions{quiet: true})
-			for _, sc := range differentialScripts {
-				t.Run(sc.name, func(t *testing.T) {
-					ctx := ctxT(t)
-					admin, _ := connectNoticing(t, pgURL(), nil)
-					direct, proxied := "xcp_d_"+randHex(), "xcp_p_"+randHex()
-					for _, schema := range []string{direct, proxied} {
-						if err := admin.Exec(ctx, "CREATE SCHEMA "+schema).Close(); err != nil {
-							t.Fatal(err)
-						}
-						schema := schema
-						t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE").Close() })
-					}
-					pg, pgNotices := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
-					xc, xNotices := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
-					want := runScript(ctx, pg, pgNotices, sc.script)
-					got := runScript(ctx, xc, xNotices, sc.script)
-					for i := range sc.script {
-						if want[i].String() != got[i].String() {
-							t.Errorf("query %q\n postgres: %v\n    proxy: %v", sc.script[i], want[i], got[i])
-						}
-					}
-				})
-			}
-		})
-	}
-}
-
-// The extended-protocol batches through the proxy to PostgreSQL, in both
-// pool modes.
-func TestDifferentialExtendedPostgresPassthrough(t *testing.T) {
-	directPG(t)
-	for _, mode := range poolModes {
-		t.Run(mode.name, func(t *testing.T) {
-			p := startProxy(t, pgSecrets(t, "pg", mode.section), proxyOptions{quiet: true})
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	for _, sc := range differentialScripts {
+		t.Run(sc.name, func(t *testing.T) {
+			ctx := ctxT(t)
 			admin, _ := connectNoticing(t, pgURL(), nil)
-			direct, proxied := "xcp_dx_"+randHex(), "xcp_px_"+randHex()
+			direct, proxied := "xcp_d_"+randHex(), "xcp_p_"+randHex()
 			for _, schema := range []string{direct, proxied} {
-				if err := admin.Exec(ctxT(t), "CREATE SCHEMA "+schema).Close(); err != nil {
+				if err := admin.Exec(ctx, "CREATE SCHEMA "+schema).Close(); err != nil {
 					t.Fatal(err)
 				}
 				schema := schema
 				t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE").Close() })
 			}
-			pg, _ := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
-			xc, _ := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
-			for _, b := range differentialBatches {
-				want := runBatch(ctxT(t), pg, b)
-				got := runBatch(ctxT(t), xc, b)
-				if strings.Join(want, "\n") != strings.Join(got, "\n") {
-					t.Errorf("batch %q\n postgres: %q\n    proxy: %q", b, want, got)
+			pg, pgNotices := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
+			xc, xNotices := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
+			want := runScript(ctx, pg, pgNotices, sc.script)
+			got := runScript(ctx, xc, xNotices, sc.script)
+			for i := range sc.script {
+				if want[i].String() != got[i].String() {
+					t.Errorf("query %q\n postgres: %v\n    proxy: %v", sc.script[i], want[i], got[i])
 				}
 			}
 		})
+	}
+}
+
+// The extended-protocol batches through the proxy to PostgreSQL.
+func TestDifferentialExtendedPostgresPassthrough(t *testing.T) {
+	directPG(t)
+	p := startProxy(t, pgSecrets(t, "pg", ""))
+	admin, _ := connectNoticing(t, pgURL(), nil)
+	direct, proxied := "xcp_dx_"+randHex(), "xcp_px_"+randHex()
+	for _, schema := range []string{direct, proxied} {
+		if err := admin.Exec(ctxT(t), "CREATE SCHEMA "+schema).Close(); err != nil {
+			t.Fatal(err)
+		}
+		schema := schema
+		t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE").Close() })
+	}
+	pg, _ := connectNoticing(t, pgURL(), map[string]string{"search_path": direct})
+	xc, _ := connectNoticing(t, strings.Replace(p.URL("pg"), "tester@", "postgres@", 1), map[string]string{"search_path": proxied})
+	for _, b := range differentialBatches {
+		want := runBatch(ctxT(t), pg, b)
+		got := runBatch(ctxT(t), xc, b)
+		if strings.Join(want, "\n") != strings.Join(got, "\n") {
+			t.Errorf("batch %q\n postgres: %q\n    proxy: %q", b, want, got)
+		}
 	}
 }

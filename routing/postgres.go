@@ -37,7 +37,8 @@ func PostgresSection(c *secrets.Connection) postgres.Section {
 // pool_timeout (how long a client waits for a free server connection,
 // default "30s"), pool_idle_timeout (default "10m"; "0" keeps idle
 // connections), pool_min_idle (idle connections the idle timeout leaves
-// open, default 0), pool_mode ("session", the default, or "transaction").
+// open, default 0), pool_mode ("session", the default; "transaction" is not
+// available yet).
 func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	cfg, err := postgres.ParseConfig(PostgresSection(c))
 	if err != nil {
@@ -77,9 +78,9 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 			switch v {
 			case "session":
 			case "transaction":
-				opts.Transaction = true
+				return nil, fmt.Errorf(`pool_mode = "transaction" is not available yet; use "session" (the default)`)
 			default:
-				return nil, fmt.Errorf(`pool_mode = %v: want "session" or "transaction"`, v)
+				return nil, fmt.Errorf(`pool_mode = %v: want "session"`, v)
 			}
 		}
 	}

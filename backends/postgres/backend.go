@@ -36,10 +36,6 @@ type Options struct {
 	MinIdle int
 	// Name is the connection section's name, for messages.
 	Name string
-	// Transaction selects transaction pooling: a client holds a server
-	// connection only while a transaction (or a request outside one) is in
-	// progress. False is session pooling.
-	Transaction bool
 }
 
 // Defaults for Options.
@@ -95,13 +91,6 @@ type serverConn struct {
 	secret    []byte
 	params    map[string]string // ParameterStatus values
 	idleSince time.Time
-
-	// Transaction pool mode: the prepared statements this connection has
-	// (server names), and the settings the proxy set on it, by lower-case
-	// name, so that a client's settings are sent only where they differ.
-	prepared map[string]bool
-	settings map[string]string
-	setBy    map[string]bool // settings a client's value was SET for
 }
 
 // acquire takes a slot and a server connection: an idle one, or a new one.
@@ -145,11 +134,7 @@ func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
 		return nil, err
 	}
 	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10),
-		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
-		prepared: map[string]bool{}, settings: map[string]string{}, setBy: map[string]bool{}}
-	for k, v := range sc.params {
-		sc.settings[strings.ToLower(k)] = v
-	}
+		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses)}
 	if hc.Frontend.ReadBufferLen() > 0 {
 		// pgconn read past ReadyForQuery: the server sent something more.
 		// Rare, and its meaning unknown here: start over.
@@ -313,7 +298,6 @@ func (sc *serverConn) recordParam(body []byte) {
 	var ps pgproto3.ParameterStatus
 	if ps.Decode(body) == nil {
 		sc.params[ps.Name] = ps.Value
-		sc.settings[strings.ToLower(ps.Name)] = ps.Value
 	}
 }
 

@@ -67,9 +67,6 @@ var ignoredStartup = map[string]bool{"user": true, "database": true, "replicatio
 // mode the settings last until the connection is cleaned for the next
 // client.
 func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
-	if b.opts.Transaction {
-		return b.openTx(ctx, p)
-	}
 	sc, err := b.acquire(ctx)
 	if err != nil {
 		return nil, err
