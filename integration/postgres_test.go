@@ -603,3 +603,27 @@ func TestPostgresSettingsAndNotices(t *testing.T) {
 		t.Errorf("notices %q", notices)
 	}
 }
+
+// A large pipelined batch (the client writes everything before reading)
+// flows through: neither direction of the pass-through waits on the other.
+func TestPostgresLargePipelinedBatch(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", ""), proxyOptions{quiet: true})
+	c := p.Connect(t, "pg")
+	param := strings.Repeat("p", 8000)
+	b := &pgx.Batch{}
+	for i := 0; i < 2000; i++ {
+		b.Queue("SELECT repeat('x', 8000) || $1::text", param)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	br := c.SendBatch(ctx, b)
+	for i := 0; i < 2000; i++ {
+		var s string
+		if err := br.QueryRow().Scan(&s); err != nil || len(s) != 16000 {
+			t.Fatalf("result %d: %d bytes, %v", i, len(s), err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
