@@ -2,26 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 )
 
 func TestInferredColumnTypes(t *testing.T) {
 	ctx := context.Background()
-	b, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "i.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if _, err := b.DB().ExecContext(ctx, `CREATE TABLE things (x INTEGER, r REAL, name TEXT, price NUMERIC(10,2), flag BOOLEAN, born DATE);
-		CREATE TABLE owners (id INTEGER, thing_x INTEGER, nick VARCHAR(20))`); err != nil {
-		t.Fatal(err)
-	}
-	conn, err := b.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := testConn(t, `CREATE TABLE things (x INTEGER, r REAL, name TEXT, price NUMERIC(10,2), flag BOOLEAN, born DATE);
+		CREATE TABLE owners (id INTEGER, thing_x INTEGER, nick VARCHAR(20))`)
 	tests := []struct {
 		query string
 		want  []string

@@ -2,26 +2,36 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 )
 
-func TestParamTypes(t *testing.T) {
+// testConn opens a database in a temp dir with schema and returns one of
+// its connections; everything closes when the test ends.
+func testConn(t *testing.T, schema string) *sql.Conn {
+	t.Helper()
 	ctx := context.Background()
-	b, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "p.db")})
+	b, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "t.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	if _, err := b.DB().ExecContext(ctx, `CREATE TABLE u (id INTEGER, flag BOOLEAN, day DATE, raw BLOB);
-		CREATE TABLE o (uid INTEGER, note TEXT)`); err != nil {
+	t.Cleanup(func() { b.Close() })
+	if _, err := b.DB().ExecContext(ctx, schema); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := b.DB().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestParamTypes(t *testing.T) {
+	ctx := context.Background()
+	conn := testConn(t, `CREATE TABLE u (id INTEGER, flag BOOLEAN, day DATE, raw BLOB);
+		CREATE TABLE o (uid INTEGER, note TEXT)`)
 	tests := []struct {
 		query string
 		n     int
