@@ -153,7 +153,9 @@ func (MessageDecoder) Decode(typ byte, body []byte) (pgproto3.FrontendMessage, e
 }
 
 // NewMessage returns a new, empty message for a frontend message type byte
-// (after startup), or nil for an unknown type.
+// (after startup), or nil for an unknown type. It is the one list of the
+// message types a client may send; the proxy's reader takes its (reused)
+// messages from it.
 func NewMessage(typ byte) pgproto3.FrontendMessage {
 	switch typ {
 	case 'Q':

@@ -38,20 +38,9 @@ type frontend struct {
 	body    []byte // for bodies larger than the read buffer
 	skip    int    // bytes of the previous body still to discard from r
 
-	query        pgproto3.Query
-	parse        pgproto3.Parse
-	bind         pgproto3.Bind
-	describe     pgproto3.Describe
-	execute      pgproto3.Execute
-	close        pgproto3.Close
-	sync         pgproto3.Sync
-	flush        pgproto3.Flush
-	terminate    pgproto3.Terminate
-	copyData     pgproto3.CopyData
-	copyDone     pgproto3.CopyDone
-	copyFail     pgproto3.CopyFail
-	functionCall pgproto3.FunctionCall
-	password     pgproto3.PasswordMessage
+	// msgs holds one message per type, made on first use and reused, so
+	// decoding allocates nothing per message.
+	msgs [256]pgproto3.FrontendMessage
 }
 
 func newFrontend(r io.Reader, maxBody int) *frontend {
@@ -170,36 +159,11 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
+// message returns the reused message for typ, or nil for a type a client
+// may not send after startup.
 func (f *frontend) message(typ byte) pgproto3.FrontendMessage {
-	switch typ {
-	case 'Q':
-		return &f.query
-	case 'P':
-		return &f.parse
-	case 'B':
-		return &f.bind
-	case 'D':
-		return &f.describe
-	case 'E':
-		return &f.execute
-	case 'C':
-		return &f.close
-	case 'S':
-		return &f.sync
-	case 'H':
-		return &f.flush
-	case 'X':
-		return &f.terminate
-	case 'd':
-		return &f.copyData
-	case 'c':
-		return &f.copyDone
-	case 'f':
-		return &f.copyFail
-	case 'F':
-		return &f.functionCall
-	case 'p':
-		return &f.password
+	if f.msgs[typ] == nil {
+		f.msgs[typ] = backends.NewMessage(typ)
 	}
-	return nil
+	return f.msgs[typ]
 }
