@@ -37,8 +37,8 @@ func PostgresSection(c *secrets.Connection) postgres.Section {
 // pool_timeout (how long a client waits for a free server connection,
 // default "30s"), pool_idle_timeout (default "10m"; "0" keeps idle
 // connections), pool_min_idle (idle connections the idle timeout leaves
-// open, default 0), pool_mode ("session", the default; "transaction" is not
-// available yet).
+// open, default 0), pool_mode ("session", the default, or "transaction":
+// see postgres.TxSession).
 func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	cfg, err := postgres.ParseConfig(PostgresSection(c))
 	if err != nil {
@@ -77,10 +77,11 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 		case "pool_mode":
 			switch v {
 			case "session":
+				opts.Mode = postgres.SessionMode
 			case "transaction":
-				return nil, fmt.Errorf(`pool_mode = "transaction" is not available yet; use "session" (the default)`)
+				opts.Mode = postgres.TransactionMode
 			default:
-				return nil, fmt.Errorf(`pool_mode = %v: want "session"`, v)
+				return nil, fmt.Errorf(`pool_mode = %v: want "session" or "transaction"`, v)
 			}
 		}
 	}

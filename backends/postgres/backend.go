@@ -34,9 +34,26 @@ type Options struct {
 	// MinIdle is how many idle connections the reaper leaves open. Zero
 	// (the default) lets it close them all.
 	MinIdle int
+	// Mode is when a client gives its server connection back: at the end of
+	// its session (SessionMode, the default) or of each transaction
+	// (TransactionMode).
+	Mode Mode
 	// Name is the connection section's name, for messages.
 	Name string
 }
+
+// Mode is a pool mode.
+type Mode uint8
+
+const (
+	// SessionMode: a client keeps one server connection for its whole
+	// session; the connection is cleaned before the next client gets it.
+	SessionMode Mode = iota
+	// TransactionMode: a client holds a server connection from the first
+	// message of a transaction until the server is idle outside one again.
+	// Prepared statements and settings follow the client (see TxSession).
+	TransactionMode
+)
 
 // Defaults for Options.
 const (
@@ -59,6 +76,9 @@ type Backend struct {
 	idle   []*serverConn // most recently used last
 	closed bool
 	stop   chan struct{}
+
+	loginMu sync.Mutex
+	logins  map[string]*login // transaction mode: what a set of startup parameters gives
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -91,6 +111,16 @@ type serverConn struct {
 	secret    []byte
 	params    map[string]string // ParameterStatus values
 	idleSince time.Time
+
+	// Transaction mode bookkeeping, read and written by the session that
+	// holds the connection.
+	prepared map[string]bool   // server statement names prepared here
+	applied  map[string]string // unreported settings set by the proxy
+	unnamed  *TxSession        // whose unnamed statement this connection has
+	unnSeq   uint64            // ... and which one of theirs
+	dirty    bool              // session state changed that only DISCARD ALL undoes
+	synced   *TxSession        // the session whose settings were last applied
+	syncVer  uint64            // ... at this version of them
 }
 
 // acquire takes a slot and a server connection: an idle one, or a new one.
@@ -134,7 +164,8 @@ func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
 		return nil, err
 	}
 	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10),
-		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses)}
+		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
+		prepared: map[string]bool{}, applied: map[string]string{}}
 	if hc.Frontend.ReadBufferLen() > 0 {
 		// pgconn read past ReadyForQuery: the server sent something more.
 		// Rare, and its meaning unknown here: start over.

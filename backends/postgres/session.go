@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -67,6 +68,9 @@ var ignoredStartup = map[string]bool{"user": true, "database": true, "replicatio
 // mode the settings last until the connection is cleaned for the next
 // client.
 func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
+	if b.opts.Mode == TransactionMode {
+		return b.openTx(ctx, p)
+	}
 	sc, err := b.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -96,33 +100,52 @@ func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.
 	return s, nil
 }
 
-// startupSets turns startup parameters into SET statements.
-func startupSets(opts map[string]string) (string, error) {
-	var sets []string
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range opts {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range names {
+// startupPairs lists the run-time settings among startup parameters,
+// sorted by name, with those of the options parameter (-c name=value).
+func startupPairs(opts map[string]string) ([][2]string, error) {
+	var pairs [][2]string
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		v := opts[k]
 		switch {
 		case ignoredStartup[k] || strings.HasPrefix(k, "_pq_."):
 		case k == "options":
-			pairs, err := backends.ParseOptions(v)
+			kvs, err := backends.ParseOptions(v)
 			if err != nil {
-				return "", err
+				return nil, err
 			}
-			for _, kv := range pairs {
-				sets = append(sets, "SET SESSION "+quoteIdent(kv[0])+" = "+quoteLiteral(kv[1]))
+			for _, kv := range kvs {
+				pairs = append(pairs, [2]string{kv[0], kv[1]})
 			}
 		default:
-			sets = append(sets, "SET SESSION "+quoteIdent(k)+" = "+quoteLiteral(v))
+			pairs = append(pairs, [2]string{k, v})
 		}
 	}
-	return strings.Join(sets, "; "), nil
+	return pairs, nil
+}
+
+// startupSets turns startup parameters into one statement. set_config
+// takes a value as a startup packet gives it, so that a list
+// (search_path=a, b) stays a list, which SET name = 'a, b' would not.
+func startupSets(opts map[string]string) (string, error) {
+	pairs, err := startupPairs(opts)
+	if err != nil || len(pairs) == 0 {
+		return "", err
+	}
+	return setConfigSQL(pairs), nil
+}
+
+// setConfigSQL is one SELECT of set_config(name, value, false) per pair,
+// evaluated left to right.
+func setConfigSQL(pairs [][2]string) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, kv := range pairs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("pg_catalog.set_config(" + quoteLiteral(kv[0]) + ", " + quoteLiteral(kv[1]) + ", false)")
+	}
+	return b.String()
 }
 
 // Parameters are the server connection's ParameterStatus values.
@@ -275,7 +298,13 @@ func (s *Session) Cancel(ctx context.Context) error {
 	if s.released {
 		return nil
 	}
-	addr := s.sc.conn.RemoteAddr()
+	return s.sc.cancel(ctx)
+}
+
+// cancel sends a cancel request for sc, as a client would: on a new
+// connection to the same address, with the server's process ID and key.
+func (sc *serverConn) cancel(ctx context.Context) error {
+	addr := sc.conn.RemoteAddr()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, addr.Network(), addr.String())
 	if err != nil {
@@ -285,7 +314,7 @@ func (s *Session) Cancel(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	msg, err := (&pgproto3.CancelRequest{ProcessID: s.sc.pid, SecretKey: s.sc.secret}).Encode(nil)
+	msg, err := (&pgproto3.CancelRequest{ProcessID: sc.pid, SecretKey: sc.secret}).Encode(nil)
 	if err != nil {
 		return err
 	}
