@@ -84,3 +84,31 @@ func BenchmarkPointSelect(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPostgresPoolModes is one autocommit point query per iteration
+// through the proxy in each pool mode, and directly: the cost of taking and
+// giving back a server connection per transaction.
+func BenchmarkPostgresPoolModes(b *testing.B) {
+	directPG(b) // skips when PostgreSQL is down
+	for _, mode := range []string{"direct", "session", "transaction"} {
+		b.Run(mode, func(b *testing.B) {
+			url := pgURL()
+			if mode != "direct" {
+				p := startProxy(b, pgSecrets(b, "pg", "pool_mode = \""+mode+"\""), proxyOptions{quiet: true})
+				url = p.URL("pg")
+			}
+			c, err := pgx.Connect(context.Background(), url)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close(context.Background())
+			var n int64
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if err := c.QueryRow(context.Background(), "SELECT $1::int8 + 1", int64(i)).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -745,6 +745,15 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 		s.mu.Lock()
 		out, rewrite, release := s.answer(sc, typ, body)
 		s.mu.Unlock()
+		if release {
+			// The connection goes back before the client learns that the
+			// transaction is over, so that its next one finds it free;
+			// nothing of it is touched afterwards.
+			s.giveBack(sc)
+			_ = w.SendFrame('Z', []byte{'I'}) // released only when idle
+			_ = w.Flush()
+			return
+		}
 		switch {
 		case rewrite != nil:
 			err = w.Send(rewrite)
@@ -753,13 +762,6 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 				fatalSent = fatalSent || isFatal(body)
 			}
 			err = w.SendFrame(out, body)
-		}
-		if release {
-			// Flushed before the connection is given back: nothing of
-			// it may be touched afterwards.
-			_ = w.Flush()
-			s.giveBack(sc)
-			return
 		}
 		if err != nil {
 			return // the client is gone; the proxy ends the session

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# pgbench -S through xconnproxy, PgBouncer and directly, in one run.
+# pgbench -S directly, through PgBouncer and through xconnproxy, each proxy
+# in session and in transaction pool mode, in one run.
 #
 #   integration/bench/pgbench.sh            # 10 s per cell
 #   DURATION=30 integration/bench/pgbench.sh
@@ -8,7 +9,8 @@
 # postgres, trust), pgbench (PostgreSQL's server package ships it), pgbouncer
 # (Debian: apt-get install pgbouncer), go; gnuplot for the plot (optional).
 # Prints one table of transactions per second and each proxy's ratio to
-# direct, and writes the raw figures to integration/bench/out/pgbench.tsv and
+# direct (PgBouncer before 1.21 cannot run -M prepared in transaction mode:
+# those cells read n/a), and writes the raw figures to integration/bench/out/pgbench.tsv and
 # the plot to integration/bench/out/pgbench.png (docs/img/pgbench.png is one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,10 +42,13 @@ echo "== preparing $DB (pgbench -i -s $SCALE)"
 psql -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "$pgbench" -q -i -s "$SCALE" -h "$PGHOST" -p "$PGPORT" -U postgres "$DB" >/dev/null 2>&1
 
-echo "== starting PgBouncer (session mode, pool $POOL) and xconnproxy (session mode, pool $POOL)"
+echo "== starting PgBouncer and xconnproxy (session and transaction mode, pools of $POOL)"
+# The transaction-mode pools are the same server database under a second
+# name, so one process of each serves both modes.
 cat > "$work/pgbouncer.ini" <<INI
 [databases]
 $DB = host=$PGHOST port=$PGPORT dbname=$DB user=postgres
+${DB}_tx = host=$PGHOST port=$PGPORT dbname=$DB user=postgres pool_mode=transaction
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $BOUNCER_PORT
@@ -73,6 +78,12 @@ cat > "$work/secrets.toml" <<TOML
 url = "postgresql://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
 pool_size = $POOL
 pool_idle_timeout = "1s"
+
+[connections.${DB}_tx]
+url = "postgresql://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
+pool_mode = "transaction"
+pool_size = $POOL
+pool_idle_timeout = "1s"
 TOML
 "$work/xconnproxy" --secrets "$work/secrets.toml" --listen "127.0.0.1:$PROXY_PORT" --log-level warn &
 pids+=($!)
@@ -87,9 +98,9 @@ export PGSSLMODE=disable
 # Both poolers close idle server connections after 1 s, and each run waits
 # for that: PostgreSQL's max_connections (100 by default) cannot hold two
 # idle pools of 64 and a third run's 64 at once.
-tps() { # port mode clients
+tps() { # port mode clients [database]
 	local jobs=$(( $3 < 2 ? 1 : 2 )) v
-	v=$("$pgbench" -n -S -M "$2" -c "$3" -j "$jobs" -T "$DURATION" -h 127.0.0.1 -p "$1" -U postgres "$DB" 2>"$work/pgbench.err" |
+	v=$("$pgbench" -n -S -M "$2" -c "$3" -j "$jobs" -T "$DURATION" -h 127.0.0.1 -p "$1" -U postgres "${4:-$DB}" 2>"$work/pgbench.err" |
 		awk '/^tps = / { print int($3); exit }') || true
 	sleep 3
 	if [ -z "$v" ]; then
@@ -101,13 +112,16 @@ tps() { # port mode clients
 
 ratio() { if [ "$1" = n/a ] || [ "$2" = n/a ]; then echo n/a; else printf '%.2f' "$(echo "$1 / $2" | bc -l)"; fi; }
 
-printf 'mode\tclients\tdirect\tpgbouncer\txconnproxy\n' > "$out/pgbench.tsv"
-printf '\n%-9s %7s %10s %10s %10s %10s %10s\n' mode clients direct pgbouncer xconnproxy "pgb/dir" "xcp/dir"
+printf 'mode\tclients\tdirect\tpgbouncer\txconnproxy\tpgbouncer_tx\txconnproxy_tx\n' > "$out/pgbench.tsv"
+printf '\n%-9s %7s %8s %8s %8s %8s %8s | %7s %7s %7s %7s\n' mode clients direct pgb xcp pgb-tx xcp-tx "pgb/d" "xcp/d" "pgbtx/d" "xcptx/d"
 for mode in $MODES; do
 	for c in $CLIENTS; do
-		d=$(tps "$PGPORT" "$mode" "$c"); b=$(tps "$BOUNCER_PORT" "$mode" "$c"); x=$(tps "$PROXY_PORT" "$mode" "$c")
-		printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$c" "$d" "$b" "$x" >> "$out/pgbench.tsv"
-		printf '%-9s %7s %10s %10s %10s %10s %10s\n' "$mode" "$c" "$d" "$b" "$x" "$(ratio "$b" "$d")" "$(ratio "$x" "$d")"
+		d=$(tps "$PGPORT" "$mode" "$c")
+		b=$(tps "$BOUNCER_PORT" "$mode" "$c"); x=$(tps "$PROXY_PORT" "$mode" "$c")
+		bt=$(tps "$BOUNCER_PORT" "$mode" "$c" "${DB}_tx"); xt=$(tps "$PROXY_PORT" "$mode" "$c" "${DB}_tx")
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$c" "$d" "$b" "$x" "$bt" "$xt" >> "$out/pgbench.tsv"
+		printf '%-9s %7s %8s %8s %8s %8s %8s | %7s %7s %7s %7s\n' "$mode" "$c" "$d" "$b" "$x" "$bt" "$xt" \
+			"$(ratio "$b" "$d")" "$(ratio "$x" "$d")" "$(ratio "$bt" "$d")" "$(ratio "$xt" "$d")"
 	done
 done
 echo
@@ -116,12 +130,13 @@ echo "raw figures: $out/pgbench.tsv"
 # The plot for docs/benchmarks.md, when gnuplot is installed.
 if command -v gnuplot >/dev/null 2>&1; then
 	awk -F'\t' 'NR > 1 && $3 != "n/a" {
-		b = ($4 == "n/a") ? 0 : $4 / $3; x = ($5 == "n/a") ? 0 : $5 / $3
-		printf "\"%s c=%s\" %.3f %.3f\n", $1, $2, b, x }' "$out/pgbench.tsv" > "$work/ratios.dat"
+		printf "\"%s c=%s\"", $1, $2
+		for (i = 4; i <= 7; i++) printf " %.3f", ($i == "n/a") ? 0 : $i / $3
+		printf "\n" }' "$out/pgbench.tsv" > "$work/ratios.dat"
 	gnuplot <<GP
-set terminal pngcairo size 900,420 font ",10"
+set terminal pngcairo size 1000,440 font ",10"
 set output "$out/pgbench.png"
-set title "pgbench -S, transactions per second as a fraction of direct PostgreSQL (session pools of $POOL)"
+set title "pgbench -S, transactions per second as a fraction of direct PostgreSQL (pools of $POOL)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -130,7 +145,9 @@ set ytics 0.1
 set grid ytics
 set key top right
 set xtics rotate by -30
-plot "$work/ratios.dat" using 2:xtic(1) title "PgBouncer", "" using 3 title "xconnproxy", 0.95 with lines dt 2 lc rgb "black" title "target 0.95"
+plot "$work/ratios.dat" using 2:xtic(1) title "PgBouncer session", "" using 3 title "xconnproxy session", \\
+	"" using 4 title "PgBouncer transaction", "" using 5 title "xconnproxy transaction", \\
+	0.95 with lines dt 2 lc rgb "black" title "target 0.95"
 GP
 	echo "plot: $out/pgbench.png"
 fi
