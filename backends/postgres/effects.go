@@ -77,7 +77,7 @@ func analyze(sql string) effects {
 				fx.deallocateAll = true
 				fx.dirty = fx.dirty || len(stmts) > 1
 			default:
-				fx.dirty = true
+				fx.dirty = fx.dirty || !transactionScoped(st)
 			}
 		case info.Kind == sqltext.DDL && hasWord(st, "temp", "temporary"):
 			fx.dirty = true
