@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -628,4 +630,59 @@ func TestTxModeLargePipelinedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, other, "SELECT 1")
+}
+
+// psql runs the same script directly and through the proxy in both pool
+// modes, with the same output: results, errors, notices, COPY, settings.
+// (SQL-level PREPARE lasts one transaction in transaction mode, as
+// docs/postgresql.md says, so the script keeps it inside one.)
+func TestPostgresPsqlMatchesDirect(t *testing.T) {
+	psql := psqlPath(t)
+	table := "xcp_psql_" + randHex()
+	script := strings.ReplaceAll(`
+\set ON_ERROR_STOP 0
+CREATE TABLE TBL (id int PRIMARY KEY, name text, at timestamptz);
+SET TimeZone = 'America/New_York';
+SET search_path = pg_catalog, public;
+INSERT INTO TBL VALUES (1, 'one', '2024-01-02 03:04:05+00'), (2, 'two', NULL);
+INSERT INTO TBL VALUES (1, 'dup', NULL);
+BEGIN;
+UPDATE TBL SET name = 'uno' WHERE id = 1;
+SELECT 1/0;
+SELECT 'not run';
+ROLLBACK;
+\copy TBL FROM stdin
+3	three	\N
+\.
+SELECT * FROM TBL ORDER BY id;
+SELECT current_setting('search_path'), now() IS NOT NULL AS has_now;
+SELECT $$dollar ; quoted$$ AS q \gset
+\echo :q
+BEGIN;
+PREPARE p(int) AS SELECT name FROM TBL WHERE id = $1;
+EXECUTE p(1);
+COMMIT;
+DO $$ BEGIN RAISE NOTICE 'hello from %', 'plpgsql'; END $$;
+\copy (SELECT id, name FROM TBL ORDER BY id) TO stdout
+DROP TABLE TBL;
+`, "TBL", table)
+	run := func(url string) string {
+		cmd := exec.Command(psql, "-X", "-d", url)
+		cmd.Stdin = strings.NewReader(script)
+		cmd.Env = append(os.Environ(), "PGSSLMODE=disable")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	want := run(pgURL())
+	if !strings.Contains(want, "hello from plpgsql") || !strings.Contains(want, "23505") && !strings.Contains(want, "duplicate key") {
+		t.Fatalf("the direct run did not go as planned:\n%s", want)
+	}
+	for _, mode := range []string{"session", "transaction"} {
+		t.Run(mode, func(t *testing.T) {
+			p := startProxy(t, pgSecrets(t, "pg", "pool_mode = \""+mode+"\"\npool_size = 2"), proxyOptions{quiet: true})
+			if got := run(p.URL("pg")); got != want {
+				t.Fatalf("through the proxy:\n%s\ndirect:\n%s", got, want)
+			}
+		})
+	}
 }
