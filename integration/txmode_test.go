@@ -243,6 +243,18 @@ func TestTxModeMatchesDirect(t *testing.T) {
 			{raw: append(rawMsg('P', []byte("x\x00SELECT 1\x00\x00")), rawMsg('S', nil)...)},
 			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "SELECT 'fine'"}}},
 		}},
+		{"SQL EXECUTE and DEALLOCATE of a protocol-level statement, in and out of an aborted transaction", []txStep{
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Parse{Name: "s", Query: "SELECT 'sql' AS s"}, sync}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "BEGIN"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "SELECT 1/0"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "EXECUTE s"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "DEALLOCATE s"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "ROLLBACK"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "EXECUTE s"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "DEALLOCATE PREPARE s"}}},
+			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "EXECUTE s"}}},
+			{msgs: []pgproto3.FrontendMessage{bindMsg("s"), exec, sync}},
+		}},
 		{"settings of this client", []txStep{
 			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "SET search_path = xcp_nowhere, public"}}},
 			{msgs: []pgproto3.FrontendMessage{&pgproto3.Query{String: "SET statement_timeout = '7s'"}}},

@@ -9,8 +9,10 @@ import (
 	"io"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -77,8 +79,9 @@ type Backend struct {
 	closed bool
 	stop   chan struct{}
 
-	loginMu sync.Mutex
-	logins  map[string]*login // transaction mode: what a set of startup parameters gives
+	loginMu  sync.Mutex
+	logins   map[string]*login // transaction mode: what a set of startup parameters gives
+	sessions atomic.Uint64     // transaction mode: numbers sessions for statement names
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -105,6 +108,7 @@ func New(cfg *pgconn.Config, opts Options) *Backend {
 // serverConn is one connection to the server, hijacked from pgconn after
 // startup: the proxy forwards messages on it itself.
 type serverConn struct {
+	startup   string // startup.key of the parameters it was opened with
 	conn      net.Conn
 	r         *bufio.Reader
 	pid       uint32
@@ -114,17 +118,45 @@ type serverConn struct {
 
 	// Transaction mode bookkeeping, read and written by the session that
 	// holds the connection.
-	prepared map[string]bool   // server statement names prepared here
-	applied  map[string]string // unreported settings set by the proxy
+	prepared map[string]uint64 // server statement names prepared here, by last use
+	useTick  uint64
+	applied  map[string]string // unreported session-level settings, as the server shows them
 	unnamed  *TxSession        // whose unnamed statement this connection has
 	unnSeq   uint64            // ... and which one of theirs
 	dirty    bool              // session state changed that only DISCARD ALL undoes
-	synced   *TxSession        // the session whose settings were last applied
-	syncVer  uint64            // ... at this version of them
+	// settingsChanged: a statement may have changed settings; they are
+	// read back when the transaction ends.
+	settingsChanged bool
+	synced          *TxSession // the session whose settings were last applied
+	syncVer         uint64     // ... at this version of them
 }
 
-// acquire takes a slot and a server connection: an idle one, or a new one.
-func (b *Backend) acquire(ctx context.Context) (*serverConn, error) {
+// startup is the set of startup parameters a server connection was opened
+// with: a client's run-time settings (application_name, DateStyle,
+// search_path, options' -c settings, ...), sorted by name. They are real
+// startup parameters on the server, so that RESET, RESET ALL and DISCARD
+// ALL return to them there exactly as on a direct connection.
+type startup struct {
+	key   string // the pairs, encoded: connections match on it
+	pairs [][2]string
+}
+
+func newStartup(pairs [][2]string) startup {
+	var b strings.Builder
+	for _, kv := range pairs {
+		b.WriteString(kv[0])
+		b.WriteByte(0)
+		b.WriteString(kv[1])
+		b.WriteByte(0)
+	}
+	return startup{key: b.String(), pairs: pairs}
+}
+
+// acquire takes a slot and a server connection opened with st: an idle
+// one, or a new one. When the idle connections were all opened with other
+// parameters and the pool is full, the oldest of them is closed to make
+// room.
+func (b *Backend) acquire(ctx context.Context, st startup) (*serverConn, error) {
 	t := time.NewTimer(b.opts.PoolTimeout)
 	defer t.Stop()
 	select {
@@ -138,14 +170,23 @@ func (b *Backend) acquire(ctx context.Context) (*serverConn, error) {
 			Hint: "Raise pool_size or pool_timeout for this connection, or make clients hold connections for less time."}
 	}
 	b.mu.Lock()
-	if n := len(b.idle); n > 0 {
-		sc := b.idle[n-1]
-		b.idle = b.idle[:n-1]
-		b.mu.Unlock()
-		return sc, nil
+	for i := len(b.idle) - 1; i >= 0; i-- { // most recently used first
+		if sc := b.idle[i]; sc.startup == st.key {
+			b.idle = slices.Delete(b.idle, i, i+1)
+			b.mu.Unlock()
+			return sc, nil
+		}
+	}
+	var evict *serverConn
+	if len(b.idle) > 0 && len(b.slots)+len(b.idle) > b.opts.PoolSize {
+		evict = b.idle[0]
+		b.idle = b.idle[1:]
 	}
 	b.mu.Unlock()
-	sc, err := b.dial(ctx)
+	if evict != nil {
+		go evict.close()
+	}
+	sc, err := b.dial(ctx, st)
 	if err != nil {
 		<-b.slots
 		return nil, err
@@ -153,8 +194,19 @@ func (b *Backend) acquire(ctx context.Context) (*serverConn, error) {
 	return sc, nil
 }
 
-func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
-	pc, err := pgconn.ConnectConfig(ctx, b.cfg)
+func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
+	cfg := b.cfg
+	if len(st.pairs) > 0 {
+		cfg = b.cfg.Copy()
+		cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+		if cfg.RuntimeParams == nil {
+			cfg.RuntimeParams = map[string]string{}
+		}
+		for _, kv := range st.pairs {
+			cfg.RuntimeParams[kv[0]] = kv[1]
+		}
+	}
+	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, connectError(b.opts.Name, err)
 	}
@@ -163,9 +215,9 @@ func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
 		pc.Close(ctx)
 		return nil, err
 	}
-	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10),
+	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10), startup: st.key,
 		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
-		prepared: map[string]bool{}, applied: map[string]string{}}
+		prepared: map[string]uint64{}, applied: map[string]string{}}
 	if hc.Frontend.ReadBufferLen() > 0 {
 		// pgconn read past ReadyForQuery: the server sent something more.
 		// Rare, and its meaning unknown here: start over.
@@ -179,6 +231,11 @@ func (b *Backend) dial(ctx context.Context) (*serverConn, error) {
 // password.
 func connectError(name string, err error) error {
 	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "42")) {
+		// A startup parameter the client sent was refused: the server's
+		// own answer, as a direct login gets it.
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code, Message: pe.Message, Detail: pe.Detail, Hint: pe.Hint}
+	}
 	if errors.As(err, &pe) {
 		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code,
 			Message: fmt.Sprintf("connection %q: the server refused the connection: %s", name, pe.Message),
@@ -257,7 +314,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 
 // Describe names the server and its version.
 func (b *Backend) Describe(ctx context.Context) (string, error) {
-	sc, err := b.acquire(ctx)
+	sc, err := b.acquire(ctx, startup{})
 	if err != nil {
 		return "", err
 	}
@@ -290,6 +347,17 @@ func (b *Backend) Close() error {
 // up to ReadyForQuery, recording ParameterStatus changes. It returns the
 // first error the server reported.
 func (sc *serverConn) roundTrip(ctx context.Context, sql string) error {
+	return sc.exchange(ctx, sql, nil)
+}
+
+// exchange sends a simple query and reads its answer up to ReadyForQuery,
+// passing other messages to each.
+func (sc *serverConn) exchange(ctx context.Context, sql string, each func(typ byte, body []byte)) error {
+	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
+	return sc.exchangeRaw(ctx, q, each)
+}
+
+func (sc *serverConn) exchangeRaw(ctx context.Context, msg []byte, each func(typ byte, body []byte)) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = sc.conn.SetDeadline(dl)
 	}
@@ -298,8 +366,7 @@ func (sc *serverConn) roundTrip(ctx context.Context, sql string) error {
 		stop()
 		_ = sc.conn.SetDeadline(time.Time{})
 	}()
-	q, _ := (&pgproto3.Query{String: sql}).Encode(nil)
-	if _, err := sc.conn.Write(q); err != nil {
+	if _, err := sc.conn.Write(msg); err != nil {
 		return err
 	}
 	var first error
@@ -321,8 +388,40 @@ func (sc *serverConn) roundTrip(ctx context.Context, sql string) error {
 			sc.recordParam(body)
 		case 'Z':
 			return first
+		default:
+			if each != nil {
+				each(typ, body)
+			}
 		}
 	}
+}
+
+// query runs a simple query on an idle connection and returns its rows as
+// text (NULL as "").
+func (sc *serverConn) query(ctx context.Context, sql string) ([][]string, error) {
+	var rows [][]string
+	err := sc.exchange(ctx, sql, func(typ byte, body []byte) {
+		if typ != 'D' {
+			return
+		}
+		var d pgproto3.DataRow
+		if d.Decode(body) != nil {
+			return
+		}
+		row := make([]string, len(d.Values))
+		for i, v := range d.Values {
+			row[i] = string(v)
+		}
+		rows = append(rows, row)
+	})
+	return rows, err
+}
+
+// resync sends a Sync and reads up to its ReadyForQuery: it ends an
+// extended-protocol batch a client left unfinished, and the skipping of
+// messages after an error in one.
+func (sc *serverConn) resync(ctx context.Context) error {
+	return sc.exchangeRaw(ctx, []byte{'S', 0, 0, 0, 4}, nil)
 }
 
 func (sc *serverConn) recordParam(body []byte) {

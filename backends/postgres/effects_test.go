@@ -4,64 +4,56 @@ import "testing"
 
 func TestAnalyze(t *testing.T) {
 	tests := []struct {
-		name, sql    string
-		dirty        bool
-		set          string // the SET's parameter, "" for none
-		discard, dea bool
+		name, sql       string
+		settings, dirty bool
 	}{
 		{name: "plain select", sql: "SELECT * FROM t WHERE settled = true"},
 		{name: "word inside a string", sql: "SELECT 'SET search_path = x; LISTEN y'"},
-		{name: "set", sql: "SET search_path = app, public", set: "search_path"},
-		{name: "set time zone", sql: "SET TIME ZONE 'UTC'", set: "timezone"},
-		{name: "reset all", sql: "RESET ALL", set: ""},
+		{name: "word inside a comment", sql: "SELECT 1 /* set_config, pg_advisory_lock */"},
+		{name: "set", sql: "SET search_path = app, public", settings: true},
+		{name: "set time zone", sql: "SET TIME ZONE 'UTC'", settings: true},
+		{name: "reset all", sql: "RESET ALL", settings: true},
+		{name: "set in a multi-statement query", sql: "SET work_mem = '64MB'; SELECT 1", settings: true},
+		{name: "set role", sql: "SET ROLE app_reader", settings: true},
 		{name: "set local", sql: "SET LOCAL statement_timeout = 5"},
 		{name: "set transaction", sql: "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"},
 		{name: "set constraints", sql: "SET CONSTRAINTS ALL DEFERRED"},
-		{name: "set session characteristics", sql: "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", dirty: true},
-		{name: "set in a multi-statement query", sql: "SET work_mem = '64MB'; SELECT 1", dirty: true},
+		{name: "set session characteristics", sql: "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", settings: true},
+		{name: "set session authorization", sql: "SET SESSION AUTHORIZATION app", dirty: true},
+		{name: "set_config", sql: "SELECT set_config('search_path', 'x', false)", settings: true},
+		{name: "discard all", sql: "DISCARD ALL", settings: true},
+		{name: "discard temp", sql: "DISCARD TEMP"},
+		{name: "deallocate all", sql: "DEALLOCATE ALL"},
 		{name: "listen", sql: "LISTEN jobs", dirty: true},
-		{name: "unlisten", sql: "UNLISTEN *", dirty: true},
+		{name: "unlisten", sql: "UNLISTEN *"},
 		{name: "sql prepare", sql: "PREPARE q AS SELECT 1", dirty: true},
-		{name: "discard all", sql: "DISCARD ALL", discard: true},
-		{name: "discard all with more", sql: "DISCARD ALL; SELECT 1", discard: true, dirty: true},
-		{name: "discard temp", sql: "DISCARD TEMP", dirty: true},
-		{name: "deallocate all", sql: "DEALLOCATE ALL", dea: true},
-		{name: "deallocate one", sql: "DEALLOCATE q", dirty: true},
 		{name: "temp table", sql: "CREATE TEMP TABLE x (a int)", dirty: true},
 		{name: "temporary view", sql: "create temporary view v as select 1", dirty: true},
+		{name: "pg_temp schema", sql: "CREATE TABLE pg_temp.x (a int)", dirty: true},
+		{name: "select into temp", sql: "SELECT 1 AS a INTO TEMP t", dirty: true},
 		{name: "column named temp", sql: "SELECT temp FROM weather"},
 		{name: "hold cursor", sql: "DECLARE c CURSOR WITH HOLD FOR SELECT 1", dirty: true},
 		{name: "plain cursor", sql: "DECLARE c CURSOR FOR SELECT 1"},
-		{name: "set_config", sql: "SELECT set_config('search_path', 'x', false)", dirty: true},
 		{name: "advisory lock", sql: "SELECT pg_advisory_lock(1)", dirty: true},
 		{name: "transaction advisory lock", sql: "SELECT pg_advisory_xact_lock(1)"},
+		{name: "load", sql: "LOAD 'auto_explain'", dirty: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := analyze(tc.sql)
-			set := ""
-			if fx.set != nil {
-				set = fx.set.Name
-			}
-			if fx.dirty != tc.dirty || set != tc.set || fx.discardAll != tc.discard || fx.deallocateAll != tc.dea {
-				t.Fatalf("analyze(%q) = dirty %v, set %q, discard %v, deallocate %v", tc.sql, fx.dirty, set, fx.discardAll, fx.deallocateAll)
+			if fx.settings != tc.settings || fx.dirty != tc.dirty {
+				t.Fatalf("analyze(%q) = settings %v, dirty %v; want %v, %v", tc.sql, fx.settings, fx.dirty, tc.settings, tc.dirty)
 			}
 		})
 	}
 }
 
-func TestServerNameIsUnambiguous(t *testing.T) {
-	a := serverName("SELECT 1", []byte{0, 0}, "x")
-	for _, b := range []string{
-		serverName("SELECT 1", []byte{0, 0}, "y"),
-		serverName("SELECT 1", []byte{0, 1, 0, 0, 0, 23}, "x"),
-		serverName("SELECT 1x", []byte{0, 0}, ""),
-	} {
-		if a == b {
-			t.Fatalf("two statements share the name %s", a)
-		}
+func TestErrorCode(t *testing.T) {
+	body := []byte("SERROR\x00VERROR\x00C26000\x00Mprepared statement \"x\" does not exist\x00\x00")
+	if got := errorCode(body); got != "26000" {
+		t.Fatalf("errorCode = %q", got)
 	}
-	if a != serverName("SELECT 1", []byte{0, 0}, "x") {
-		t.Fatal("the name is not stable")
+	if got := errorCode([]byte("SERROR")); got != "" {
+		t.Fatalf("errorCode of a truncated body = %q", got)
 	}
 }

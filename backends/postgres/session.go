@@ -61,39 +61,24 @@ var (
 )
 
 // ignoredStartup are startup parameters that are not run-time settings.
-var ignoredStartup = map[string]bool{"user": true, "database": true, "replication": true}
+// session_authorization is what PostgreSQL sets from the authenticated
+// user itself; a startup value for it is ignored there too.
+var ignoredStartup = map[string]bool{"user": true, "database": true, "replication": true, "session_authorization": true}
 
-// Open gives the client a server connection with its startup parameters
-// applied as session settings, as if it had connected itself: in session
-// mode the settings last until the connection is cleaned for the next
-// client.
+// Open gives the client a server connection opened with its startup
+// parameters, as if it had connected itself (an idle one opened with the
+// same ones is reused).
 func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
-	if b.opts.Mode == TransactionMode {
-		return b.openTx(ctx, p)
-	}
-	sc, err := b.acquire(ctx)
+	pairs, err := startupPairs(p.Options)
 	if err != nil {
 		return nil, err
 	}
-	if sets, err := startupSets(p.Options); err != nil {
-		b.release(sc, true)
+	if b.opts.Mode == TransactionMode {
+		return b.openTx(ctx, newStartup(pairs))
+	}
+	sc, err := b.acquire(ctx, newStartup(pairs))
+	if err != nil {
 		return nil, err
-	} else if sets != "" {
-		if err := sc.roundTrip(ctx, sets); err != nil {
-			var pe *pgcode.Error
-			if errors.As(err, &pe) {
-				// The server refused a parameter: PostgreSQL answers FATAL
-				// at startup. Its answer was read whole: the connection is
-				// fine.
-				b.release(sc, true)
-				return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code, Message: pe.Message, Hint: pe.Hint}
-			}
-			// A network error or timeout mid-answer: unread replies may be
-			// left on the connection, so it is not reused.
-			b.release(sc, false)
-			return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
-				Message: fmt.Sprintf("connection %q: the server did not complete the session setup", b.opts.Name)}
-		}
 	}
 	s := &Session{b: b, sc: sc, pumpDone: make(chan struct{})}
 	s.status.Store('I')
@@ -121,17 +106,6 @@ func startupPairs(opts map[string]string) ([][2]string, error) {
 		}
 	}
 	return pairs, nil
-}
-
-// startupSets turns startup parameters into one statement. set_config
-// takes a value as a startup packet gives it, so that a list
-// (search_path=a, b) stays a list, which SET name = 'a, b' would not.
-func startupSets(opts map[string]string) (string, error) {
-	pairs, err := startupPairs(opts)
-	if err != nil || len(pairs) == 0 {
-		return "", err
-	}
-	return setConfigSQL(pairs), nil
 }
 
 // setConfigSQL is one SELECT of set_config(name, value, false) per pair,

@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
 
 // TxSession serves one client in transaction mode. The client holds a
@@ -74,10 +73,13 @@ type TxSession struct {
 	unnamed     *stmtDef            // the client's unnamed statement
 	unnSeq      uint64              // changes with every unnamed Parse
 	want        map[string]string   // reported settings as the client sees them
-	startFixed  map[string]string   // unreported settings from startup
-	fixed       map[string]string   // unreported settings now
+	startup     startup             // the client's startup parameters
+	fixed       map[string]string   // unreported session-level settings now
 	version     uint64              // changes with want and fixed
 	pumpDone    chan struct{}
+	waiting     context.CancelCauseFunc // ends a wait for a connection
+	id          uint64                  // names this client's statements on the server
+	nextStmt    uint64
 
 	holding  atomic.Bool
 	broken   atomic.Bool
@@ -115,29 +117,26 @@ const (
 // reply is one expected answer and how to treat it.
 type reply struct {
 	kind    replyKind
-	drop    bool // injected by the proxy: the client never sees the answer
-	asParse bool // a CloseComplete standing in for a ParseComplete
-	failure *pgcode.Error
+	drop    bool          // injected by the proxy: the client never sees the answer
+	failure *pgcode.Error // rFailure: the error to show when the server answers 26000
 
 	client  string   // client statement name this entry records or removes
 	def     *stmtDef // the definition it records (Parse) or removed (Close)
-	sname   string   // server statement this entry prepares
-	unnamed bool     // a Parse of the unnamed statement
+	sname   string   // server statement this entry prepares or closes
+	tick    uint64   // ... and its last use, to restore
+	unnamed bool     // a Parse or Close of the unnamed statement
 	prevUnn *stmtDef // the client's unnamed statement before it
 	prevOwn *TxSession
 	prevSeq uint64
-
-	failed bool           // an ErrorResponse answered this entry
-	set    *trackedSet    // a top-level SET or RESET to record when it succeeds
-	reset  sessionEffects // DISCARD ALL / DEALLOCATE ALL to record
+	failed  bool // rQuery: an ErrorResponse came (and undo ran)
+	quiet   bool // an injected message whose error the client does not see either
 }
 
 // login is what a set of startup parameters gives a client in transaction
-// mode: the ParameterStatus values it is told and the settings it keeps.
+// mode: the ParameterStatus values it is told.
 type login struct {
 	params []backends.Param
 	want   map[string]string
-	fixed  map[string]string
 }
 
 // maxLogins bounds the cache of logins by startup parameters.
@@ -155,53 +154,42 @@ var settable = []string{
 // openTx logs a client in. A server connection is needed only the first
 // time a set of startup parameters is seen, to learn what the server makes
 // of them; later logins with the same parameters take no connection.
-func (b *Backend) openTx(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
-	pairs, err := startupPairs(p.Options)
-	if err != nil {
-		return nil, err
-	}
-	key := loginKey(pairs)
+func (b *Backend) openTx(ctx context.Context, st startup) (backends.Session, error) {
 	b.loginMu.Lock()
-	l := b.logins[key]
+	l := b.logins[st.key]
 	b.loginMu.Unlock()
 	if l == nil {
-		if l, err = b.learnLogin(ctx, pairs); err != nil {
+		var err error
+		if l, err = b.learnLogin(ctx, st); err != nil {
 			return nil, err
 		}
 		b.loginMu.Lock()
 		if b.logins == nil || len(b.logins) >= maxLogins {
 			b.logins = map[string]*login{}
 		}
-		b.logins[key] = l
+		b.logins[st.key] = l
 		b.loginMu.Unlock()
 	}
-	s := &TxSession{b: b, params: l.params, stmts: map[string]*stmtDef{},
-		want: maps.Clone(l.want), startFixed: l.fixed, fixed: maps.Clone(l.fixed)}
+	s := &TxSession{b: b, id: b.sessions.Add(1), startup: st, params: l.params, stmts: map[string]*stmtDef{},
+		want: maps.Clone(l.want), fixed: map[string]string{}}
 	return s, nil
 }
 
-// learnLogin applies startup parameters to a connection reset to its own
-// defaults and reads back what the server reports.
-func (b *Backend) learnLogin(ctx context.Context, pairs [][2]string) (*login, error) {
-	sc, err := b.acquire(ctx)
+// learnLogin takes a server connection opened with the startup parameters
+// (opening one if none is idle) and records what the server reported.
+func (b *Backend) learnLogin(ctx context.Context, st startup) (*login, error) {
+	sc, err := b.acquire(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	sql := "RESET ALL"
-	if len(pairs) > 0 {
-		sql += "; " + setConfigSQL(pairs)
-	}
-	if err := sc.roundTrip(ctx, sql); err != nil {
-		var pe *pgcode.Error
-		if errors.As(err, &pe) {
-			b.release(sc, true)
-			return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pe.Code, Message: pe.Message, Hint: pe.Hint}
-		}
+	// A fresh connection shows what a login gives; one that served
+	// clients may carry a client's settings, which DISCARD ALL undoes.
+	if (sc.synced != nil || len(sc.applied) > 0) && !discard(sc) {
 		b.release(sc, false)
 		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
 			Message: fmt.Sprintf("connection %q: the server did not complete the session setup", b.opts.Name)}
 	}
-	l := &login{want: map[string]string{}, fixed: map[string]string{}}
+	l := &login{want: map[string]string{}}
 	for _, name := range slices.Sorted(maps.Keys(sc.params)) {
 		l.params = append(l.params, backends.Param{Name: name, Value: sc.params[name]})
 	}
@@ -210,14 +198,6 @@ func (b *Backend) learnLogin(ctx context.Context, pairs [][2]string) (*login, er
 			l.want[name] = v
 		}
 	}
-	clear(sc.applied)
-	for _, kv := range pairs {
-		if reportedName(sc.params, kv[0]) == "" {
-			l.fixed[strings.ToLower(kv[0])] = kv[1]
-			sc.applied[strings.ToLower(kv[0])] = kv[1]
-		}
-	}
-	sc.synced = nil
 	b.release(sc, true)
 	return l, nil
 }
@@ -234,17 +214,6 @@ func reportedName(params map[string]string, name string) string {
 		}
 	}
 	return ""
-}
-
-func loginKey(pairs [][2]string) string {
-	var b strings.Builder
-	for _, kv := range pairs {
-		b.WriteString(kv[0])
-		b.WriteByte(0)
-		b.WriteString(kv[1])
-		b.WriteByte(0)
-	}
-	return b.String()
 }
 
 // Parameters are the ParameterStatus values a fresh login with these
@@ -277,11 +246,17 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 		}
 		return nil
 	}
+	// The check for a held connection and the bookkeeping of the message
+	// happen under one lock: the pump gives the connection back under it
+	// too, so a message is never queued on a connection already in the
+	// pool.
 	s.mu.Lock()
 	sc := s.sc
-	s.mu.Unlock()
-	fresh := false
 	if sc == nil {
+		s.mu.Unlock()
+		// Whatever the session answers itself must follow the last
+		// answer of its previous transaction.
+		s.waitPump()
 		switch f.Type {
 		case 'H', 'd', 'c', 'f':
 			// Nothing is outstanding: a Flush has nothing to push, and
@@ -296,11 +271,9 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 		if sc, err = s.take(ctx, fw); err != nil {
 			return s.failLocally(err, f.Type, fw)
 		}
-		fresh = true
+		s.mu.Lock()
 	}
-
-	s.mu.Lock()
-	flush, err := s.translate(f, sc, fresh)
+	flush, err := s.translate(f, sc)
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -311,19 +284,36 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 	return s.write(ctx, sc)
 }
 
-// take acquires a server connection, brings it to the client's settings
-// and starts the goroutine that forwards its answers.
-func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverConn, error) {
-	// The previous transaction's pump may still be sending its last
-	// ReadyForQuery: the client must get it before anything of this one.
+// waitPump waits until the previous transaction's pump has sent its last
+// message.
+func (s *TxSession) waitPump() {
 	s.mu.Lock()
 	prev := s.pumpDone
 	s.mu.Unlock()
 	if prev != nil {
 		<-prev
 	}
-	sc, err := s.b.acquire(ctx)
+}
+
+// take acquires a server connection, brings it to the client's settings
+// and starts the goroutine that forwards its answers.
+func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverConn, error) {
+	// A cancel request while the transaction waits for a connection
+	// ends the wait, as it would end the statement.
+	wctx, stop := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	s.waiting = stop
+	s.mu.Unlock()
+	sc, err := s.b.acquire(wctx, s.startup)
+	s.mu.Lock()
+	s.waiting = nil
+	s.mu.Unlock()
+	stop(nil)
 	if err != nil {
+		if context.Cause(wctx) == errCanceled {
+			return nil, &pgcode.Error{Severity: pgcode.SeverityError, Code: pgcode.QueryCanceled,
+				Message: "canceling statement due to user request"}
+		}
 		return nil, err
 	}
 	if err := s.syncSettings(ctx, sc); err != nil {
@@ -413,7 +403,7 @@ func (s *TxSession) syncSettings(ctx context.Context, sc *serverConn) error {
 // translate queues the expected answers of one client message and appends
 // what the server must get to s.buf. It reports whether the buffer must be
 // written now. Called with s.mu held.
-func (s *TxSession) translate(f backends.Frame, sc *serverConn, fresh bool) (flush bool, err error) {
+func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err error) {
 	if s.errSkip && f.Type != 'S' {
 		// The server skips everything up to the Sync: pass it on as it
 		// is, with no bookkeeping, since none of it takes effect.
@@ -423,13 +413,18 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn, fresh bool) (flu
 	switch f.Type {
 	case 'Q':
 		s.syncsInCopy = 0
+		q := queryText(f.Body)
+		noteEffects(analyze(q), sc)
 		e := reply{kind: rQuery}
-		fx := analyze(queryText(f.Body))
-		s.noteEffects(&e, fx, sc, fresh && len(s.queue) == 0)
+		rewritten, ok := s.sqlStatementRef(q, sc, &e)
 		// A simple Query destroys the unnamed statement.
 		s.unnamed, sc.unnamed = nil, nil
 		s.queue = append(s.queue, e)
-		s.buf = f.AppendWire(s.buf)
+		if ok {
+			s.buf = appendMsg(s.buf, 'Q', append([]byte(rewritten), 0))
+		} else {
+			s.buf = f.AppendWire(s.buf)
+		}
 		return true, nil
 	case 'F':
 		s.syncsInCopy = 0
@@ -506,23 +501,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn, fresh bool) (flu
 			if !ok {
 				break
 			}
-			e := reply{kind: rClose}
-			if stmt == "" {
-				// The unnamed statement is the client's own on this
-				// connection or absent: closing it is safe.
-				s.queue = append(s.queue, e)
-				s.buf = f.AppendWire(s.buf)
-				s.unnamed = nil
-				return false, nil
-			}
-			if def := s.stmts[stmt]; def != nil {
-				e.client, e.def = stmt, def
-				delete(s.stmts, stmt)
-			}
-			// The shared statement stays; a Close of a name nobody has
-			// gives the CloseComplete in its place.
-			s.queue = append(s.queue, e)
-			s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+			s.closeStatement(stmt, sc)
 			return false, nil
 		}
 		s.queue = append(s.queue, reply{kind: rClose})
@@ -541,9 +520,18 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn, fresh bool) (flu
 	return false, nil
 }
 
+// errCanceled is the cause of a wait for a connection ended by a cancel
+// request.
+var errCanceled = errors.New("canceled by the client")
+
 // noStatement is a statement name (NUL-terminated) that is never
 // prepared: Close answers it with CloseComplete, Bind with 26000.
 var noStatement = []byte("xcp_none\x00")
+
+// maxServerStatements bounds the statements the proxy keeps prepared on
+// one server connection for its clients: past it, the least recently used
+// is closed (and prepared again if its client needs it later).
+const maxServerStatements = 1000
 
 // parse handles a client Parse.
 func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
@@ -553,10 +541,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		s.buf = f.AppendWire(s.buf)
 		return nil
 	}
-	fx := analyze(query)
-	if fx.dirty || fx.set != nil && reportedName(sc.params, fx.set.Name) == "" {
-		sc.dirty = true
-	}
+	noteEffects(analyze(query), sc)
 	def := &stmtDef{query: query, oids: slices.Clone(oids)}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
@@ -569,30 +554,121 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 	}
 	if s.stmts[name] != nil {
 		// PostgreSQL refuses a second Parse of a name in use. A Bind of a
-		// statement that does not exist fails without touching anything,
-		// and its error is rewritten into this one.
+		// statement that does not exist fails without touching anything;
+		// its 26000 is shown as this error (any other error, such as
+		// 25P02 in an aborted transaction, is the server's own answer).
 		s.queue = append(s.queue, reply{kind: rFailure, failure: &pgcode.Error{Severity: pgcode.SeverityError,
 			Code: pgcode.DuplicatePreparedStatement, Message: fmt.Sprintf("prepared statement %q already exists", name)}})
 		s.buf = appendMsg(s.buf, 'B', append(append([]byte{0}, noStatement...), 0, 0, 0, 0, 0, 0))
 		return nil
 	}
-	def.sname = serverName(query, oids, s.fixed["search_path"])
+	// Each client's statements have names of their own on the server:
+	// PostgreSQL parses a statement with the settings of the moment
+	// (search_path, DateStyle, TimeZone, standard_conforming_strings), so
+	// the same text is not the same statement for two clients.
+	s.nextStmt++
+	def.sname = fmt.Sprintf("xcp_%x_%x", s.id, s.nextStmt)
 	s.stmts[name] = def
-	e := reply{kind: rParse, client: name, def: def}
-	if sc.prepared[def.sname] {
-		// Another client prepared the same statement here: a Close of a
-		// name nobody has stands in, and its CloseComplete is shown as
-		// the ParseComplete.
-		e.kind, e.asParse = rClose, true
-		s.queue = append(s.queue, e)
-		s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
-		return nil
+	s.prepareOn(sc, def, reply{kind: rParse, client: name, def: def})
+	return nil
+}
+
+// sqlStatementRef rewrites an SQL-level EXECUTE or DEALLOCATE of a
+// statement the client prepared through the protocol (one namespace in
+// PostgreSQL: psycopg 3.1 deallocates its statements this way) to the
+// statement's name on the server, preparing it first when the connection
+// lacks it. It reports false when q is something else. Called with s.mu
+// held.
+func (s *TxSession) sqlStatementRef(q string, sc *serverConn, e *reply) (string, bool) {
+	if !containsAny(strings.ToLower(q), []string{"execute", "deallocate"}) {
+		return "", false
+	}
+	toks := sqltext.Significant(q)
+	if len(toks) > 0 && toks[len(toks)-1].Kind == sqltext.TokSemicolon {
+		toks = toks[:len(toks)-1]
+	}
+	if len(toks) < 2 || slices.ContainsFunc(toks, func(t sqltext.Token) bool { return t.Kind == sqltext.TokSemicolon }) {
+		return "", false
+	}
+	i := 1
+	switch {
+	case word(toks, 0, "execute"):
+	case word(toks, 0, "deallocate"):
+		if word(toks, 1, "prepare") {
+			i = 2
+		}
+		if i != len(toks)-1 || word(toks, i, "all") {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	if i >= len(toks) {
+		return "", false
+	}
+	name := toks[i].Text
+	switch toks[i].Kind {
+	case sqltext.TokIdent:
+		name = strings.ToLower(name) // as PostgreSQL folds it
+	case sqltext.TokQuotedIdent:
+		name = toks[i].Value()
+	default:
+		return "", false
+	}
+	def := s.stmts[name]
+	if def == nil {
+		return "", false
+	}
+	sname := def.sname
+	if word(toks, 0, "deallocate") {
+		delete(s.stmts, name)
+		e.client, e.def = name, def
+		if tick, ok := sc.prepared[sname]; ok {
+			delete(sc.prepared, sname)
+			e.sname, e.tick = sname, tick
+		} else {
+			// Not here: a statement prepared for the purpose is
+			// deallocated in its place, so that the answer is the same.
+			s.nextStmt++
+			sname = fmt.Sprintf("xcp_%x_%x", s.id, s.nextStmt)
+			s.prepareOn(sc, &stmtDef{query: "SELECT", oids: []byte{0, 0}, sname: sname}, reply{kind: rParse, drop: true, quiet: true})
+			delete(sc.prepared, sname)
+			s.injectSync()
+		}
+	} else if _, ok := sc.prepared[sname]; !ok {
+		s.prepareOn(sc, def, reply{kind: rParse, drop: true, quiet: true})
+		s.injectSync()
+	}
+	return q[:toks[i].Pos] + quoteIdent(sname) + q[toks[i].End():], true
+}
+
+// injectSync queues a Sync whose ReadyForQuery the client never sees: an
+// injected Parse before a simple Query must not leave the server skipping
+// messages (the Query among them) if it fails.
+func (s *TxSession) injectSync() {
+	s.queue = append(s.queue, reply{kind: rSync, drop: true})
+	s.buf = appendMsg(s.buf, 'S', nil)
+}
+
+// prepareOn queues a Parse of def on sc, closing the least recently used
+// statement first when sc has too many.
+func (s *TxSession) prepareOn(sc *serverConn, def *stmtDef, e reply) {
+	if len(sc.prepared) >= maxServerStatements {
+		victim, oldest := "", uint64(0)
+		for name, tick := range sc.prepared {
+			if victim == "" || tick < oldest {
+				victim, oldest = name, tick
+			}
+		}
+		delete(sc.prepared, victim)
+		s.queue = append(s.queue, reply{kind: rClose, drop: true, sname: victim, tick: oldest})
+		s.buf = appendMsg(s.buf, 'C', append(append([]byte{'S'}, victim...), 0))
 	}
 	e.sname = def.sname
-	sc.prepared[def.sname] = true
+	sc.useTick++
+	sc.prepared[def.sname] = sc.useTick
 	s.queue = append(s.queue, e)
 	s.buf = appendParse(s.buf, def)
-	return nil
 }
 
 // bindable returns the server's name for a statement a Bind or Describe
@@ -619,26 +695,52 @@ func (s *TxSession) bindable(stmt string, sc *serverConn) string {
 	if def == nil {
 		return stmt // the server says it does not exist
 	}
-	if !sc.prepared[def.sname] {
-		s.queue = append(s.queue, reply{kind: rParse, drop: true, sname: def.sname})
-		sc.prepared[def.sname] = true
-		s.buf = appendParse(s.buf, def)
+	if _, ok := sc.prepared[def.sname]; ok {
+		sc.useTick++
+		sc.prepared[def.sname] = sc.useTick
+	} else {
+		s.prepareOn(sc, def, reply{kind: rParse, drop: true})
 	}
 	return def.sname
 }
 
-// serverName names a statement on the server by what it is: clients that
-// prepare the same text with the same parameter types under the same
-// search_path share it.
-func serverName(query string, oids []byte, searchPath string) string {
-	h := sha256.New()
-	var n [8]byte
-	for _, part := range [][]byte{[]byte(query), oids, []byte(searchPath)} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
-		h.Write(n[:])
-		h.Write(part)
+// closeStatement handles a client's Close of a statement.
+func (s *TxSession) closeStatement(stmt string, sc *serverConn) {
+	if stmt == "" {
+		e := reply{kind: rClose, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
+		s.unnamed = nil
+		s.queue = append(s.queue, e)
+		if sc.unnamed == s && sc.unnSeq == s.unnSeq {
+			sc.unnamed = nil
+			s.buf = appendMsg(s.buf, 'C', []byte{'S', 0})
+		} else {
+			// The connection's unnamed statement is not this client's:
+			// it must survive, and the client's is gone already.
+			s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+		}
+		return
 	}
-	return "xcp_" + hex.EncodeToString(h.Sum(nil)[:12])
+	e := reply{kind: rClose}
+	def := s.stmts[stmt]
+	if def == nil {
+		// Closing a statement that does not exist is not an error.
+		s.queue = append(s.queue, e)
+		s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+		return
+	}
+	delete(s.stmts, stmt)
+	e.client, e.def = stmt, def
+	if tick, ok := sc.prepared[def.sname]; ok {
+		delete(sc.prepared, def.sname)
+		e.sname, e.tick = def.sname, tick
+		s.queue = append(s.queue, e)
+		s.buf = appendMsg(s.buf, 'C', append(append([]byte{'S'}, def.sname...), 0))
+		return
+	}
+	// Prepared on other connections only: those copies go when they are
+	// the least recently used there.
+	s.queue = append(s.queue, e)
+	s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
 }
 
 func appendParse(dst []byte, def *stmtDef) []byte {
@@ -803,8 +905,8 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 		}
 	case '3':
 		if front(rClose) {
-			if e := pop(); e.asParse {
-				return '1', nil, false
+			if e := pop(); e.drop {
+				return 0, nil, false
 			}
 		}
 	case 'T', 'n':
@@ -812,6 +914,9 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 			pop()
 		}
 	case 'C', 'I', 's':
+		if typ == 'C' {
+			s.commandDone(sc, body)
+		}
 		if front(rExecute) {
 			pop()
 		}
@@ -826,42 +931,45 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 			sc.syncVer = s.version
 		}
 	case 'E':
-		if len(s.queue) == 0 {
-			break
-		}
 		if front(rQuery) {
-			s.queue[0].failed = true
+			if e := &s.queue[0]; e.def != nil && !e.failed {
+				e.failed = true
+				s.undo(sc, *e, true)
+			}
 			break
 		}
-		if front(rSync) {
+		if len(s.queue) == 0 || front(rSync) {
 			break
 		}
 		// The message at the front failed; the server skips what
 		// follows it up to the Sync.
-		if f := s.queue[0].failure; f != nil {
-			rewrite = f.Response()
+		failed := pop()
+		if failed.failure != nil && errorCode(body) == pgcode.InvalidSQLStatementName {
+			rewrite = failed.failure.Response()
 		}
+		if failed.quiet {
+			out = 0
+		} else {
+			out = 'E'
+		}
+		s.undo(sc, failed, true)
 		for len(s.queue) > 0 && s.queue[0].kind != rSync {
-			s.undo(sc, pop())
+			s.undo(sc, pop(), false)
 		}
 		if len(s.queue) == 0 {
 			s.errSkip = true
 		}
-		return 'E', rewrite, false
+		return out, rewrite, false
 	case 'Z':
 		for len(s.queue) > 0 && s.queue[0].kind != rSync && s.queue[0].kind != rQuery {
-			s.undo(sc, pop()) // not answered: skipped
-		}
-		status := byte('I')
-		if len(body) == 1 {
-			status = body[0]
+			s.undo(sc, pop(), false) // not answered: skipped
 		}
 		if len(s.queue) > 0 {
-			if e := pop(); e.kind == rQuery && !e.failed && status == 'I' {
-				s.record(sc, e)
+			if e := pop(); e.drop {
+				return 0, nil, false
 			}
 		}
-		if status == 'I' && len(s.queue) == 0 && !s.unsynced && !s.errSkip && !s.closing {
+		if len(body) == 1 && body[0] == 'I' && len(s.queue) == 0 && !s.unsynced && !s.errSkip && !s.closing {
 			s.sc = nil
 			s.holding.Store(false)
 			return 'Z', nil, true
@@ -870,38 +978,127 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 	return typ, nil, false
 }
 
-// undo reverts what a queued message recorded when it was sent, because
-// the server did not carry it out.
-func (s *TxSession) undo(sc *serverConn, e reply) {
-	switch {
-	case e.unnamed:
-		s.unnamed = e.prevUnn
-		sc.unnamed, sc.unnSeq = e.prevOwn, e.prevSeq
-	case e.kind == rParse || e.asParse:
-		if e.client != "" && s.stmts[e.client] == e.def {
-			delete(s.stmts, e.client)
-		}
-		if e.sname != "" {
-			delete(sc.prepared, e.sname)
-		}
-	case e.kind == rClose && e.def != nil:
-		if s.stmts[e.client] == nil {
-			s.stmts[e.client] = e.def
+// commandDone notes the statements whose effect on the session the server
+// confirms by their command tag, whatever protocol carried them.
+// Prepared statements are not transactional: these hold even if the
+// transaction around them rolls back.
+func (s *TxSession) commandDone(sc *serverConn, body []byte) {
+	tag, _ := cstring(body)
+	switch tag {
+	case "DEALLOCATE ALL", "DISCARD ALL":
+		clear(s.stmts)
+		clear(sc.prepared)
+		if tag == "DISCARD ALL" {
+			s.unnamed, sc.unnamed = nil, nil
+			sc.settingsChanged = true
 		}
 	}
 }
 
-// giveBack returns sc to the pool once no cancel can reach it, cleaning it
-// first when the client changed what only DISCARD ALL undoes.
+// errorCode returns the SQLSTATE of an ErrorResponse body.
+func errorCode(body []byte) string {
+	for len(body) > 1 {
+		field := body[0]
+		v, ok := cstring(body[1:])
+		if !ok {
+			return ""
+		}
+		if field == 'C' {
+			return v
+		}
+		body = body[2+len(v):]
+	}
+	return ""
+}
+
+// undo reverts what a queued message recorded when it was sent, because
+// the server did not carry it out: it failed (failed) or was skipped after
+// an earlier error.
+func (s *TxSession) undo(sc *serverConn, e reply, failed bool) {
+	switch {
+	case e.unnamed && e.kind == rParse && failed:
+		// PostgreSQL drops the unnamed statement before parsing the new
+		// one: after a failed Parse there is none.
+		sc.unnamed = nil
+		if !e.drop {
+			s.unnamed = nil
+		}
+	case e.unnamed:
+		s.unnamed = e.prevUnn
+		sc.unnamed, sc.unnSeq = e.prevOwn, e.prevSeq
+	case e.kind == rParse:
+		if e.client != "" && s.stmts[e.client] == e.def {
+			delete(s.stmts, e.client)
+		}
+		delete(sc.prepared, e.sname)
+	case e.kind == rQuery:
+		// An SQL DEALLOCATE of a protocol-level statement that failed.
+		if e.def != nil && s.stmts[e.client] == nil {
+			s.stmts[e.client] = e.def
+		}
+		if e.sname != "" {
+			sc.prepared[e.sname] = e.tick
+		}
+	case e.kind == rClose:
+		if e.def != nil && s.stmts[e.client] == nil {
+			s.stmts[e.client] = e.def
+		}
+		if e.sname != "" {
+			sc.prepared[e.sname] = e.tick
+		}
+	}
+}
+
+// giveBack returns sc to the pool once no cancel can reach it. Settings
+// the client may have changed are read back first, so that they follow it
+// to its next connection; state only DISCARD ALL undoes is then dropped.
 func (s *TxSession) giveBack(sc *serverConn) {
 	s.cancelMu.Lock()
 	//lint:ignore SA2001 waits for a cancel in flight
 	s.cancelMu.Unlock()
 	reusable := true
-	if sc.dirty {
+	if sc.settingsChanged {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		fixed, err := sc.readSettings(ctx)
+		cancel()
+		if err != nil {
+			reusable = false
+		} else {
+			s.mu.Lock()
+			s.fixed = fixed
+			s.version++
+			sc.applied = maps.Clone(fixed)
+			sc.synced, sc.syncVer = s, s.version
+			s.mu.Unlock()
+			sc.settingsChanged = false
+		}
+	}
+	if reusable && sc.dirty {
 		reusable = discard(sc)
 	}
 	s.b.release(sc, reusable)
+}
+
+// readSettingsSQL lists the settings the session changed (by SET,
+// set_config or the proxy's own set_config at login and acquire), and the
+// role, which pg_settings does not show.
+const readSettingsSQL = "SELECT name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' " +
+	"UNION ALL SELECT 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none'"
+
+// readSettings returns the session-level settings of sc the server does
+// not report through ParameterStatus.
+func (sc *serverConn) readSettings(ctx context.Context) (map[string]string, error) {
+	rows, err := sc.query(ctx, readSettingsSQL)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, r := range rows {
+		if len(r) == 2 && reportedName(sc.params, r[0]) == "" {
+			out[r[0]] = r[1]
+		}
+	}
+	return out, nil
 }
 
 // discard runs DISCARD ALL on an idle connection and forgets what it
@@ -914,7 +1111,7 @@ func discard(sc *serverConn) bool {
 	}
 	clear(sc.prepared)
 	clear(sc.applied)
-	sc.unnamed, sc.synced, sc.dirty = nil, nil, false
+	sc.unnamed, sc.synced, sc.dirty, sc.settingsChanged = nil, nil, false, false
 	return true
 }
 
@@ -924,9 +1121,12 @@ func (s *TxSession) Cancel(ctx context.Context) error {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
 	s.mu.Lock()
-	sc := s.sc
+	sc, waiting := s.sc, s.waiting
 	s.mu.Unlock()
 	if sc == nil {
+		if waiting != nil {
+			waiting(errCanceled)
+		}
 		return nil
 	}
 	return sc.cancel(ctx)
@@ -961,9 +1161,11 @@ func (s *TxSession) Close() error {
 		_ = sc.conn.SetReadDeadline(time.Time{})
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		// The client's transaction (or its unsynced batch) is abandoned.
-		reusable = sc.roundTrip(ctx, "ROLLBACK") == nil
-		if reusable && sc.dirty {
+		// The client's transaction (or its unsynced batch) is abandoned:
+		// a Sync ends an extended batch (and the skipping after an error
+		// in one), then ROLLBACK ends a transaction block.
+		reusable = sc.resync(ctx) == nil && sc.roundTrip(ctx, "ROLLBACK") == nil
+		if reusable && (sc.dirty || sc.settingsChanged) {
 			reusable = discard(sc)
 		}
 	}
