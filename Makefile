@@ -31,6 +31,7 @@ fuzz: ## a short run of every fuzz target
 	$(GO) test -run '^$$' -fuzz FuzzSplit -fuzztime 20s ./internal/sqltext/
 	$(GO) test -run '^$$' -fuzz FuzzClassify -fuzztime 20s ./internal/sqltext/
 	$(GO) test -run '^$$' -fuzz FuzzRewrite -fuzztime 20s ./internal/sqltext/
+	$(GO) test -run '^$$' -fuzz FuzzCacheability -fuzztime 20s ./internal/sqltext/
 	$(GO) test -run '^$$' -fuzz FuzzSession -fuzztime 20s ./backends/bridge/
 	$(GO) test -run '^$$' -fuzz FuzzInferTypes -fuzztime 20s ./backends/sqlite/
 	$(GO) test -run '^$$' -fuzz FuzzParamTypes -fuzztime 20s ./backends/sqlite/

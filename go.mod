@@ -3,6 +3,7 @@ module github.com/xconnproxy/xconnproxy
 go 1.26.8
 
 require (
+	github.com/allegro/bigcache/v3 v3.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pelletier/go-toml/v2 v2.4.3
 	modernc.org/sqlite v1.61.1

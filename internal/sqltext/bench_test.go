@@ -87,3 +87,20 @@ func BenchmarkParseSet(b *testing.B) {
 		ParseSet(`SET search_path TO "$user", public`)
 	}
 }
+
+func BenchmarkCacheability(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchQuery)))
+	for b.Loop() {
+		Cacheability(benchQuery, Postgres)
+	}
+}
+
+func BenchmarkWrites(b *testing.B) {
+	const q = `UPDATE accounts SET balance = balance - $1 WHERE id = $2`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(q)))
+	for b.Loop() {
+		Writes(q, Postgres)
+	}
+}

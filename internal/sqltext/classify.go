@@ -227,12 +227,19 @@ func FirstKeyword(stmt string) string {
 // result). If the text holds more than one statement, Command describes
 // the first and ReadOnly is false. Classify never panics.
 func Classify(stmt string) Info {
+	info, _ := classify(stmt)
+	return info
+}
+
+// classify is Classify, also returning what the full pass learnt, for
+// Cacheability and Writes.
+func classify(stmt string) (Info, scan) {
 	sc := scanStmt(stmt)
 	c := newCursor(stmt)
 	t, ok := c.first()
 	info := Info{Params: sc.params}
 	if !ok || t.Kind != TokIdent {
-		return info
+		return info, sc
 	}
 	k := kw(t)
 	switch k {
@@ -252,7 +259,7 @@ func Classify(stmt string) Info {
 	case "REPLACE": // MySQL/SQLite REPLACE INTO: reported as PostgreSQL's nearest tag
 		sc.write("INSERT", &info)
 	case "EXPLAIN":
-		explain(&c, stmt, &info)
+		sc.explainAnalyze = explain(&c, stmt, &info)
 	case "CREATE", "DROP", "ALTER":
 		ddl(&c, k, &sc, &info)
 	case "BEGIN", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE":
@@ -349,7 +356,7 @@ func Classify(stmt string) Info {
 		// CHECKPOINT, LOAD, PRAGMA, ATTACH, DETACH, DESCRIBE...
 		info.set(k, Other)
 	}
-	return info
+	return info, sc
 }
 
 func (info *Info) set(command string, kind Kind) {
@@ -377,15 +384,15 @@ func (sc *scan) write(command string, info *Info) {
 }
 
 // explain classifies EXPLAIN [ANALYZE] [VERBOSE] stmt, EXPLAIN (options)
-// stmt, SQLite's EXPLAIN QUERY PLAN stmt and MySQL's EXPLAIN FORMAT=x stmt.
-func explain(c *cursor, stmt string, info *Info) {
-	analyze := false
+// stmt, SQLite's EXPLAIN QUERY PLAN stmt and MySQL's EXPLAIN FORMAT=x stmt,
+// and reports whether ANALYZE (which runs the statement) is on.
+func explain(c *cursor, stmt string, info *Info) (analyze bool) {
 	var inner Token
 	for {
 		t, ok := c.next()
 		if !ok {
 			info.set("EXPLAIN", Read)
-			return
+			return analyze
 		}
 		switch kw(t) {
 		case "ANALYZE", "ANALYSE":
@@ -409,7 +416,7 @@ func explain(c *cursor, stmt string, info *Info) {
 		// Not valid SQL; refusing to recurse keeps "EXPLAIN EXPLAIN ..."
 		// linear instead of quadratic.
 		info.set("EXPLAIN", Other)
-		return
+		return analyze
 	}
 	in := Classify(stmt[inner.Pos:])
 	info.set("EXPLAIN", Read)
@@ -419,6 +426,7 @@ func explain(c *cursor, stmt string, info *Info) {
 	// Without ANALYZE nothing runs, but we stay conservative: EXPLAIN of a
 	// write is not ReadOnly, so ReadOnly never coexists with a write keyword.
 	info.ReadOnly = in.ReadOnly
+	return analyze
 }
 
 // explainOptions reads "option [value], ..." up to the closing parenthesis
@@ -747,6 +755,8 @@ type scan struct {
 	noData       bool   // WITH NO DATA at the top level
 	multi        bool   // a token follows a semicolon
 	withMain     string // for WITH: the main statement's keyword
+	// explainAnalyze is set by Classify (not scanStmt) for EXPLAIN ANALYZE.
+	explainAnalyze bool
 }
 
 // scanStmt makes the single full pass Classify needs. "Top level" is the

@@ -2,7 +2,9 @@
 // splits a simple-protocol Query into statements, classifies each statement
 // (command tag, read/write/DDL/transaction/session, transaction control,
 // RETURNING, parameter count), parses the SET/RESET/SHOW statements the
-// proxy answers itself, and rewrites $n placeholders for SQLite and MySQL.
+// proxy answers itself, rewrites $n placeholders for SQLite and MySQL, and
+// tells the result cache what may be cached and what a write invalidates
+// (Cacheability, Writes).
 //
 // # Design
 //
@@ -27,6 +29,61 @@
 // highest $n. Where a heuristic can be wrong it errs towards "not read-only"
 // and "not a statement boundary inside a body"; Info.ReadOnly is true only
 // when the statement certainly changes nothing.
+//
+// # Caching: Cacheability and Writes
+//
+// Cacheability answers "may another client with the same key be given
+// this statement's stored result" and lists the tables it reads; Writes
+// lists the tables a statement writes, or says that they cannot be told.
+// Both walk the significant tokens once, tracking parenthesis levels, the
+// from lists (FROM, JOIN, USING, UPDATE's targets, DELETE's and MySQL's
+// multi-table forms), aliases and CTE names with their SQL scope: a CTE is
+// visible after its body (at once under RECURSIVE) and to the end of the
+// level its WITH is on, and compared exactly, so a real table that
+// shares its name elsewhere is still reported. Names are normalised as
+// PostgreSQL does (unquoted lower-cased, quoted kept); Table.Key, the
+// invalidation key, drops the schema and folds case, so that a read
+// through one search_path and a write through another still meet. Every
+// doubt costs an extra table (an extra invalidation) or a refusal (a
+// miss), never a missing table.
+//
+// A statement is cacheable when Classify calls it ReadOnly and it is a
+// read or SHOW (SELECT, VALUES, TABLE, WITH of reads, EXPLAIN without
+// ANALYZE), runs alone, and nothing in it changes by itself:
+//
+//   - no call of a function outside a list of builtins known to be
+//     immutable or stable and free of side effects. PostgreSQL creates
+//     functions VOLATILE by default and the other backends' functions are
+//     opaque, so an allowlist is the only choice that is never wrong: an
+//     unknown function (including any schema-qualified one outside
+//     pg_catalog) costs a miss. A /* xconn:ttl=30s */ hint vouches for
+//     unknown functions; nothing vouches for the denylist: nextval,
+//     setval, random, gen_random_uuid, pg_advisory_*, pg_sleep*,
+//     set_config, pg_notify, txid_*, lo_*, dblink*, pg_stat_*,
+//     pg_read_file, MySQL RAND, UUID, SLEEP, GET_LOCK, LAST_INSERT_ID,
+//     FOUND_ROWS, BENCHMARK, DATABASE, USER, SQLite random, changes,
+//     last_insert_rowid and more (functions.go);
+//   - nothing that reads the clock. now(), current_timestamp and the
+//     other SQL value functions are stable within a transaction, but a
+//     cache would hand out a moment that has passed, and people who write
+//     now() expect the present: they make a statement uncacheable, and so
+//     do the literals 'now', 'today', 'tomorrow' and 'yesterday', SQLite's
+//     date functions without an argument or with a bound one, MySQL's
+//     UNIX_TIMESTAMP() and PostgreSQL's one-argument age();
+//   - nothing that depends on the session beyond the cache key:
+//     current_user and kin (SET ROLE changes them), current_setting(),
+//     MySQL @variables, temporary schemas, and the statistics views
+//     (pg_stat_*, pg_locks, pg_settings, performance_schema...);
+//   - no TABLESAMPLE, no /* xconn:nocache */, no misspelt xconn: hint, and
+//     for MySQL no /*! comment (MySQL runs its content) and no "--" without
+//     a following space (MySQL reads two minus signs).
+//
+// What no text analysis can see, and the cache therefore does not know: a
+// read of a view is invalidated only by writes naming the view, not its
+// base tables; writes made by triggers, rules, foreign-key cascades or
+// functions reach tables the statement does not name; user-defined
+// operators and casts may call volatile functions; writes that do not go
+// through the proxy are seen only when the TTL expires.
 //
 // # Cost
 //

@@ -37,3 +37,21 @@ func ExampleParseSet() {
 	// Output:
 	// true "search_path" "\"$user\", public" local=true
 }
+
+func ExampleCacheability() {
+	for _, q := range []string{
+		`SELECT o.id, c.name FROM orders o JOIN "Sales".Customers c ON c.id = o.customer_id`,
+		`WITH recent AS (SELECT * FROM orders WHERE ts > now() - interval '1 day') SELECT count(*) FROM recent`,
+		`/* xconn:ttl=10m */ SELECT report.monthly($1)`,
+	} {
+		ci := sqltext.Cacheability(q, sqltext.Postgres)
+		fmt.Printf("%v %v %v %q\n", ci.Cacheable, ci.Tables, ci.TTL, ci.Reason)
+	}
+	ws := sqltext.Writes(`INSERT INTO orders (id) SELECT id FROM staging`, sqltext.Postgres)
+	fmt.Println(ws.Tables, ws.All, sqltext.TableKeys(ws.Tables))
+	// Output:
+	// true [orders "Sales".customers] 0s ""
+	// false [orders] 0s "calls now(): depends on the time"
+	// true [] 10m0s ""
+	// [orders] false [orders]
+}

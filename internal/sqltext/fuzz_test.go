@@ -173,3 +173,102 @@ func FuzzRewrite(f *testing.F) {
 		}
 	})
 }
+
+var dialects = [...]Dialect{AnyDialect, Postgres, MySQL, SQLite}
+
+// FuzzCacheability checks that Cacheability and Writes never panic, that
+// nothing cacheable is something Classify does not call a read-only read
+// (or SHOW), starts with or contains a write keyword, or calls a known
+// volatile function in a position where it can only be a call; that
+// AnyDialect is at least as strict as every dialect; and that a write
+// always names a table or says "everything".
+func FuzzCacheability(f *testing.F) {
+	f.Add("WITH x AS (SELECT * FROM t) SELECT nextval('s'), f(1) FROM x, u /* xconn:ttl=5s */")
+	f.Fuzz(func(t *testing.T, in string) {
+		info := Classify(in)
+		toks := Significant(in)
+		hasWriteWord := false
+		volatileCall := ""
+		for i, tk := range toks {
+			afterDot := i > 0 && isOp(toks[i-1], ".")
+			if tk.Kind != TokIdent || afterDot {
+				continue
+			}
+			for _, w := range writeWords {
+				if strings.EqualFold(tk.Text, w) {
+					hasWriteWord = true
+				}
+			}
+			name := strings.ToLower(tk.Text)
+			if _, ok := volatileFunction(name); !ok || i+1 >= len(toks) || !isOp(toks[i+1], "(") || i == 0 {
+				continue
+			}
+			// Only where the word cannot be an alias, a CTE name or a
+			// column-list entry: after an operator or a clause keyword.
+			p := toks[i-1]
+			callOnly := p.Kind == TokOperator && p.Text != ")" && p.Text != "." && p.Text != ","
+			switch kw(p) {
+			case "SELECT", "WHERE", "AND", "OR", "NOT", "THEN", "ELSE", "WHEN":
+				callOnly = true
+			}
+			if callOnly {
+				volatileCall = name
+			}
+		}
+		var anyCI CacheInfo
+		var anyWS WriteSet
+		for _, d := range dialects {
+			ci := Cacheability(in, d)
+			ws := Writes(in, d)
+			if d == AnyDialect {
+				anyCI, anyWS = ci, ws
+			} else {
+				if anyCI.Cacheable && !ci.Cacheable {
+					t.Fatalf("cacheable for AnyDialect but not for %v: %q", d, ci.Reason)
+				}
+				if ws.All && !anyWS.All || ws.Session && !anyWS.Session {
+					t.Fatalf("%v: %+v is stricter than AnyDialect's %+v", d, ws, anyWS)
+				}
+				for _, tb := range ws.Tables {
+					if !anyWS.All && !slicesContains(anyWS.Tables, tb) {
+						t.Fatalf("%v writes %v, AnyDialect does not: %+v", d, tb, anyWS)
+					}
+				}
+			}
+			if info.Kind == DDL && !ws.All {
+				t.Fatalf("%v: DDL %q without All: %+v", d, info.Command, ws)
+			}
+			if info.Kind == Write && info.Command != "SELECT" && info.Command != "EXPLAIN" && !ws.All && len(ws.Tables) == 0 {
+				t.Fatalf("%v: %s writes nothing: %+v", d, info.Command, ws)
+			}
+			if ci.Cacheable != (ci.Reason == "") || ci.TTL < 0 || ci.NoCache && ci.Cacheable {
+				t.Fatalf("%v: inconsistent %+v", d, ci)
+			}
+			if !ci.Cacheable {
+				continue
+			}
+			if !info.ReadOnly || info.Kind != Read && info.Command != "SHOW" {
+				t.Fatalf("%v: cacheable, but Classify says %+v", d, info)
+			}
+			switch FirstKeyword(in) {
+			case "INSERT", "UPDATE", "DELETE", "MERGE", "CREATE", "DROP", "ALTER", "TRUNCATE", "COPY", "REPLACE", "CALL", "DO", "SET", "BEGIN":
+				t.Fatalf("%v: cacheable statement starting with %s", d, FirstKeyword(in))
+			}
+			if hasWriteWord {
+				t.Fatalf("%v: cacheable despite a write keyword", d)
+			}
+			if volatileCall != "" {
+				t.Fatalf("%v: cacheable despite a call of %s()", d, volatileCall)
+			}
+		}
+	})
+}
+
+func slicesContains(ts []Table, t Table) bool {
+	for _, o := range ts {
+		if o == t {
+			return true
+		}
+	}
+	return false
+}

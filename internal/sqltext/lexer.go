@@ -646,7 +646,10 @@ func combineSurrogates(hi, lo rune) rune {
 // Significant returns the tokens of sql without its comments: what parsers
 // of statement shapes look at.
 func Significant(sql string) []Token {
-	var out []Token
+	return appendSignificant(nil, sql)
+}
+
+func appendSignificant(out []Token, sql string) []Token {
 	l := Lexer{src: sql}
 	for {
 		t, ok := l.Next()
