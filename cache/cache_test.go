@@ -718,15 +718,15 @@ func TestDoLargeResultDeliveredNotStored(t *testing.T) {
 	c, _ := newTestCache(t, Config{MaxBytes: 1 << 20, Shards: 1, MaxEntryBytes: 1024})
 	id := testID("pets", "SELECT * FROM big")
 	big := bytes.Repeat([]byte("z"), 4096)
-	release := make(chan struct{})
 	shared := make(chan Result, 1)
-	go func() {
-		r, _ := c.Do(context.Background(), id, nil, func() (Fill, error) { return Fill{Frames: []byte("never")}, nil })
-		shared <- r
-	}()
 	r, err := c.Do(context.Background(), id, nil, func() (Fill, error) {
+		// The waiter starts only once this run is under way, so that it
+		// joins it rather than running first.
+		go func() {
+			r, _ := c.Do(context.Background(), id, nil, func() (Fill, error) { return Fill{Frames: []byte("never")}, nil })
+			shared <- r
+		}()
 		waitFor(t, func() bool { return c.waiting(id) == 1 })
-		close(release)
 		return Fill{Frames: big}, nil
 	})
 	if err != nil || r.Source != Ran || !errors.Is(r.NotStored, ErrTooLarge) || len(r.Frames) != 4096 {

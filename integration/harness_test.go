@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/xconnproxy/xconnproxy/cache"
 	"github.com/xconnproxy/xconnproxy/proxy"
 	"github.com/xconnproxy/xconnproxy/routing"
 	"github.com/xconnproxy/xconnproxy/secrets"
@@ -81,6 +82,10 @@ type proxyOptions struct {
 	maxMessageSize int
 	logs           io.Writer
 	quiet          bool // log at info level, discarded (benchmarks)
+	// cache, when set, is the result cache; cacheTTL is the default
+	// cache_ttl of the connections.
+	cache    *cache.Cache
+	cacheTTL time.Duration
 }
 
 // startProxy writes secretsTOML to a temp dir (the string may use {{dir}}
@@ -115,8 +120,9 @@ func startProxy(t testing.TB, secretsTOML string, opts ...proxyOptions) *testPro
 		logs, level = io.Discard, slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
-	reg := routing.New(cfg, routing.Options{LookupEnv: lookup, Logger: logger})
-	srv, err := proxy.New(proxy.Config{Router: reg, Logger: logger, StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize})
+	reg := routing.New(cfg, routing.Options{LookupEnv: lookup, Logger: logger, CacheTTL: o.cacheTTL})
+	srv, err := proxy.New(proxy.Config{Router: reg, Logger: logger, StartupTimeout: o.startupTimeout,
+		MaxMessageSize: o.maxMessageSize, Cache: o.cache})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/cache"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -41,6 +42,10 @@ type Config struct {
 	// MaxMessageSize is the largest client message accepted, in bytes.
 	// Zero means DefaultMaxMessageSize.
 	MaxMessageSize int
+	// Cache keeps results of read-only statements for the connections
+	// whose CachePolicy (from a Router that implements CachePolicies) has
+	// a TTL. Nil: nothing is cached.
+	Cache *cache.Cache
 }
 
 // Defaults for Config.

@@ -35,6 +35,8 @@ type session struct {
 	idle    bool               // blocked reading the client's next message
 	running context.CancelFunc // cancels the statement being handled
 	bs      backends.Session
+
+	rc *resultCache // nil when the connection's results are not cached
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -167,10 +169,21 @@ func (s *session) startup() (backends.SessionParams, bool) {
 	s.mu.Lock()
 	s.bs = bs // read by cancel requests, from other goroutines
 	s.mu.Unlock()
+	if c := s.srv.cfg.Cache; c != nil {
+		if cp, ok := s.srv.cfg.Router.(CachePolicies); ok {
+			if pol := cp.CachePolicy(connName); pol.TTL > 0 {
+				s.rc = newResultCache(s, c, connName, pol, p.Options)
+			}
+		}
+	}
 
 	_ = s.w.Send(&pgproto3.AuthenticationOk{})
+	// Parameters is read once: a bridge session hands its changes over.
 	for _, ps := range bs.Parameters() {
 		_ = s.w.Send(&pgproto3.ParameterStatus{Name: ps.Name, Value: ps.Value})
+		if s.rc != nil {
+			s.rc.tee.setting(ps.Name, ps.Value)
+		}
 	}
 	_ = s.w.Send(&pgproto3.BackendKeyData{ProcessID: s.pid, SecretKey: keyBytes(s.secret)})
 	_ = s.w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
@@ -265,7 +278,7 @@ func (s *session) loop() {
 		if s.debug {
 			s.logMessage(f)
 		}
-		if err := s.handle(f); err != nil {
+		if err := s.dispatch(f); err != nil {
 			var pe *pgcode.Error
 			if errors.As(err, &pe) {
 				s.log.Warn("session ended by error", "sqlstate", pe.Code, "err", pe.Message)
@@ -285,13 +298,26 @@ func (s *session) loop() {
 	}
 }
 
+// dispatch hands a message to the result cache, or to the backend when
+// the connection is not cached.
+func (s *session) dispatch(f backends.Frame) error {
+	if s.rc != nil {
+		return s.rc.message(f)
+	}
+	return s.handle(f)
+}
+
 // handle runs one message with a context that a CancelRequest can cancel.
 func (s *session) handle(msg backends.Frame) error {
 	ctx, cancel := context.WithCancel(s.srv.ctx)
 	s.mu.Lock()
 	s.running = cancel
 	s.mu.Unlock()
-	err := s.bs.Handle(ctx, msg, s.w)
+	var w backends.FrameWriter = s.w
+	if s.rc != nil {
+		w = s.rc.tee
+	}
+	err := s.bs.Handle(ctx, msg, w)
 	s.mu.Lock()
 	s.running = nil
 	s.mu.Unlock()

@@ -66,6 +66,20 @@ func (w *msgWriter) SendFrame(typ byte, body []byte) error {
 	return nil
 }
 
+// SendRaw appends messages already encoded back to back (a cached answer).
+func (w *msgWriter) SendRaw(frames []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	w.buf = append(w.buf, frames...)
+	if len(w.buf) >= flushThreshold {
+		return w.flush()
+	}
+	return nil
+}
+
 // Flush writes what is buffered.
 func (w *msgWriter) Flush() error {
 	w.mu.Lock()

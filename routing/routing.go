@@ -21,9 +21,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/internal/sqltext"
+	"github.com/xconnproxy/xconnproxy/internal/units"
 	"github.com/xconnproxy/xconnproxy/secrets"
 )
 
@@ -39,6 +42,10 @@ type Options struct {
 	LookupEnv func(string) (string, bool)
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// CacheTTL and StaleIfError are the defaults ([xconnproxy] cache_ttl
+	// and stale_if_error) for sections that do not set their own. Zero:
+	// not cached, never stale.
+	CacheTTL, StaleIfError time.Duration
 }
 
 // Registry resolves names and holds the open backends. It is safe for
@@ -205,6 +212,59 @@ func (r *Registry) open(ctx context.Context, c *secrets.Connection) (backends.Ba
 			Message: fmt.Sprintf("could not open connection %q (%s): %v", c.Name, c.URL(), err)}
 	}
 	return b, nil
+}
+
+// CachePolicy is how one connection's results are cached.
+type CachePolicy struct {
+	// TTL is how long a result is served from memory; zero turns the
+	// cache off for the connection.
+	TTL time.Duration
+	// StaleIfError is how long after it expired a result may still be
+	// served, with a notice, when the backend cannot answer; zero: never.
+	StaleIfError time.Duration
+	// ConfigHash identifies the connection's resolved configuration: a
+	// reload that changes it never serves the old backend's rows.
+	ConfigHash string
+	// User is the backend user (the section's, not the client's).
+	User string
+	// Dialect is the SQL the connection speaks.
+	Dialect sqltext.Dialect
+}
+
+// CachePolicy says how a connection's results are cached: the section's
+// cache_ttl and stale_if_error, else the defaults. A value that does not
+// parse turns caching off for the section (Validate reports it at start).
+// It implements proxy.CachePolicies.
+func (r *Registry) CachePolicy(name string) CachePolicy {
+	c, ok := r.cfg.Connections[name]
+	if !ok {
+		return CachePolicy{}
+	}
+	pol := CachePolicy{TTL: r.opts.CacheTTL, StaleIfError: r.opts.StaleIfError,
+		ConfigHash: c.Fingerprint(), User: c.Username}
+	if v, ok := c.Options["cache_ttl"]; ok {
+		d, err := units.Duration(v)
+		if err != nil {
+			return CachePolicy{}
+		}
+		pol.TTL = d
+	}
+	if v, ok := c.Options["stale_if_error"]; ok {
+		if d, err := units.Duration(v); err == nil {
+			pol.StaleIfError = d
+		}
+	}
+	switch c.Dialect {
+	case "sqlite":
+		pol.Dialect = sqltext.SQLite
+	case "postgresql":
+		pol.Dialect = sqltext.Postgres
+	case "mysql", "mariadb":
+		pol.Dialect = sqltext.MySQL
+	default:
+		pol.Dialect = sqltext.AnyDialect
+	}
+	return pol
 }
 
 // Close closes every open backend.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xconnproxy/xconnproxy/cache"
 	"github.com/xconnproxy/xconnproxy/internal/units"
 	"github.com/xconnproxy/xconnproxy/proxy"
 	"github.com/xconnproxy/xconnproxy/secrets"
@@ -29,6 +30,9 @@ type settings struct {
 	StartupTimeout  time.Duration // startup_timeout; default 10s
 	ShutdownTimeout time.Duration // shutdown_timeout; default 30s
 	MaxMessageSize  int64         // max_message_size; default 64MiB
+	CacheSize       int64         // cache_size; default 256MiB; 0 turns the cache off
+	CacheTTL        time.Duration // cache_ttl: default for every connection; default 0 (off)
+	StaleIfError    time.Duration // stale_if_error: default for every connection; default 0
 }
 
 // DefaultListen is what `psql -h localhost` expects.
@@ -41,6 +45,7 @@ func defaults() settings {
 		StartupTimeout:  proxy.DefaultStartupTimeout,
 		ShutdownTimeout: 30 * time.Second,
 		MaxMessageSize:  proxy.DefaultMaxMessageSize,
+		CacheSize:       cache.DefaultMaxBytes,
 	}
 }
 
@@ -122,7 +127,7 @@ func resolve(fv *flagValues, e env, cfg *secrets.Config) (settings, error) {
 			return s, fmt.Errorf("%s: %s: %w", where, key, err)
 		}
 	}
-	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size"} {
+	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size", "cache_size", "cache_ttl", "stale_if_error"} {
 		name := "XCONNPROXY_" + strings.ToUpper(key)
 		if v, ok := e.lookup(name); ok && v != "" {
 			if err := s.apply(key, v); err != nil {
@@ -178,10 +183,29 @@ func (s *settings) apply(key string, v any) error {
 			return fmt.Errorf("must be between 1KiB and 1GiB")
 		}
 		s.MaxMessageSize = n
+	case "cache_size":
+		n, err := units.Bytes(v)
+		if err != nil {
+			return err
+		}
+		if n != 0 && n < 1<<20 {
+			return fmt.Errorf("must be 0 (no cache) or at least 1MiB")
+		}
+		s.CacheSize = n
+	case "cache_ttl", "stale_if_error":
+		d, err := units.Duration(v)
+		if err != nil {
+			return err
+		}
+		if key == "cache_ttl" {
+			s.CacheTTL = d
+		} else {
+			s.StaleIfError = d
+		}
 	case "routes":
 		// [xconnproxy.routes] is read by the secrets loader.
 	default:
-		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, routes)")
+		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, cache_size, cache_ttl, stale_if_error, routes)")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xconnproxy/xconnproxy/cache"
 	"github.com/xconnproxy/xconnproxy/proxy"
 	"github.com/xconnproxy/xconnproxy/routing"
 	"github.com/xconnproxy/xconnproxy/secrets"
@@ -65,7 +66,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitFailed
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: st.LogLevel}))
-	reg := routing.New(cfg, routing.Options{LookupEnv: e.lookup, Logger: logger})
+	reg := routing.New(cfg, routing.Options{LookupEnv: e.lookup, Logger: logger,
+		CacheTTL: st.CacheTTL, StaleIfError: st.StaleIfError})
 	defer reg.Close()
 	if cmd == "check" {
 		return check(ctx, reg, e.stdout)
@@ -82,8 +84,21 @@ func serve(ctx context.Context, st settings, cfg *secrets.Config, reg *routing.R
 			log.Error("connection is misconfigured; clients asking for it get an error", "connection", name, "err", err)
 		}
 	}
+	var rc *cache.Cache
+	if st.CacheSize > 0 {
+		var err error
+		// Entries are kept past their TTL for stale_if_error, up to a day.
+		if rc, err = cache.New(cache.Config{MaxBytes: st.CacheSize}); err != nil {
+			fmt.Fprintf(e.stderr, "xconnproxy: cache_size: %v\n", err)
+			return exitFailed
+		}
+		defer rc.Close()
+		if log.Enabled(ctx, slog.LevelDebug) {
+			go logCacheStats(ctx, rc, log)
+		}
+	}
 	srv, err := proxy.New(proxy.Config{
-		Router: reg, Logger: log,
+		Router: reg, Logger: log, Cache: rc,
 		StartupTimeout: st.StartupTimeout, MaxMessageSize: int(st.MaxMessageSize),
 	})
 	if err != nil {
@@ -147,3 +162,22 @@ func listenHint(err error) string {
 
 // checkTimeout bounds each backend's open in `xconnproxy check`.
 const checkTimeout = 10 * time.Second
+
+// logCacheStats logs the result cache's counters per connection once a
+// minute, at debug level.
+func logCacheStats(ctx context.Context, c *cache.Cache, log *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			for conn, s := range c.Stats() {
+				log.Debug("result cache", "connection", conn, "hits", s.Hits, "misses", s.Misses,
+					"stale_hits", s.StaleHits, "shared", s.Shared, "stores", s.Stores, "evictions", s.Evictions,
+					"invalidations", s.Invalidations, "entries", s.Entries, "bytes", s.Bytes)
+			}
+		}
+	}
+}

@@ -1,0 +1,792 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xconnproxy/xconnproxy/backends"
+	"github.com/xconnproxy/xconnproxy/cache"
+	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/internal/sqltext"
+	"github.com/xconnproxy/xconnproxy/routing"
+)
+
+// CachePolicies is implemented by a Router that also says how each
+// connection's results are cached (routing.Registry does).
+type CachePolicies interface {
+	CachePolicy(connection string) routing.CachePolicy
+}
+
+// maxBatchBytes bounds the extended-protocol messages the cache holds
+// back until their Sync: past it they are forwarded and not cached.
+const maxBatchBytes = 64 << 10
+
+// errNotShared is what a run that must not be shared (an error, a
+// result too large to keep) gives the callers waiting for it: they run
+// the statement themselves.
+var errNotShared = errors.New("the result is not shared")
+
+// resultCache serves one session's cacheable reads from the cache and
+// fills it. It sits between the session loop and the backend session:
+//
+//   - every client message passes through message, which forwards it (or
+//     holds extended-protocol messages back until their Sync, to see the
+//     whole request) and notes what it writes;
+//   - every backend message passes through the tee, which matches
+//     answers to requests (one unit per Query, FunctionCall or Sync, ended
+//     by its ReadyForQuery), holds back the answer of a request being
+//     cached until it is complete, invalidates what a request wrote before
+//     the client hears it is done, and follows the settings that are part
+//     of the key.
+//
+// A request is served from the cache only when nothing else is in flight
+// and the session is idle outside a transaction block, so a hit never
+// overtakes an answer.
+type resultCache struct {
+	s    *session
+	c    *cache.Cache
+	pol  routing.CachePolicy
+	conn string
+	tee  *tee
+
+	off      bool   // SET xconn.cache = off
+	disabled string // why caching stopped for the session (temporary objects, ...)
+
+	batch       []backends.Frame // extended messages held back until Sync
+	batchBytes  int
+	pendInval   []string // tables written by messages not yet in a unit
+	pendAll     bool
+	pendParses  []parsed
+	stmts       map[string]parsed // named statements (confirmed by a unit without error)
+	unnamed     *parsed           // the client's unnamed statement
+	syncsInCopy int
+}
+
+// parsed is a statement a client prepared.
+type parsed struct {
+	name   string
+	query  string
+	types  []uint32
+	writes sqltext.WriteSet
+	body   []byte // the Parse message body, to send again
+}
+
+// unit is one request the backend answers up to a ReadyForQuery.
+type unit struct {
+	capture  bool // hold the answer back: it may be cached
+	buf      []byte
+	overflow bool // too large: what was held went to the client
+	done     chan struct{}
+	failed   bool // an ErrorResponse came
+	fatal    bool // ... a FATAL one: no ReadyForQuery follows
+	errCode  string
+	silent   bool // sent by the proxy: nothing of the answer reaches the client
+
+	inval    []string
+	invalAll bool
+	parses   []parsed
+	set      *sqltext.Set // a top-level SET of a key setting, applied on success
+}
+
+func newResultCache(s *session, c *cache.Cache, conn string, pol routing.CachePolicy, startup map[string]string) *resultCache {
+	rc := &resultCache{s: s, c: c, pol: pol, conn: conn, stmts: map[string]parsed{}}
+	rc.tee = &tee{rc: rc, w: s.w, settings: cache.Settings{Other: map[string]string{}}}
+	for k, v := range startup {
+		rc.tee.setting(k, v)
+	}
+	if opts, err := backends.ParseOptions(startup["options"]); err == nil {
+		for _, kv := range opts {
+			rc.tee.setting(kv[0], kv[1])
+		}
+	}
+	return rc
+}
+
+// quiet reports whether the session may be answered from the cache now.
+func (rc *resultCache) quiet() bool {
+	return !rc.off && rc.disabled == "" && rc.tee.idle() && len(rc.batch) == 0 && rc.s.bs.TxStatus() == 'I'
+}
+
+// message handles one client message.
+func (rc *resultCache) message(f backends.Frame) error {
+	switch f.Type {
+	case 'Q':
+		if err := rc.flushBatch(); err != nil {
+			return err
+		}
+		return rc.query(f)
+	case 'P', 'B', 'D', 'E', 'C':
+		rc.note(f)
+		if len(rc.batch) > 0 || rc.quiet() && (f.Type == 'P' || f.Type == 'B') {
+			rc.hold(f)
+			if rc.batchBytes > maxBatchBytes {
+				return rc.flushBatch()
+			}
+			return nil
+		}
+		return rc.s.handle(f)
+	case 'S':
+		if len(rc.batch) > 0 {
+			return rc.sync(f)
+		}
+		rc.tee.push(rc.newUnit())
+		rc.syncsInCopy++
+		return rc.s.handle(f)
+	case 'F':
+		rc.tee.push(rc.newUnit())
+		rc.syncsInCopy = 0
+		return rc.s.handle(f)
+	case 'c', 'f':
+		// Syncs sent during COPY FROM STDIN get no answer.
+		rc.tee.dropSyncs(rc.syncsInCopy)
+		rc.syncsInCopy = 0
+		return rc.s.handle(f)
+	default: // Flush, CopyData
+		if err := rc.flushBatch(); err != nil {
+			return err
+		}
+		return rc.s.handle(f)
+	}
+}
+
+// newUnit makes the unit of the next Query/FunctionCall/Sync, carrying
+// what the messages since the last one wrote and prepared.
+func (rc *resultCache) newUnit() *unit {
+	u := &unit{inval: rc.pendInval, invalAll: rc.pendAll, parses: rc.pendParses}
+	rc.pendInval, rc.pendAll, rc.pendParses = nil, false, nil
+	// Written tables are invalidated when the request is sent too: a read
+	// that starts meanwhile must not be stored (the cache compares its
+	// snapshot with this mark).
+	rc.invalidate(u.inval, u.invalAll)
+	return u
+}
+
+func (rc *resultCache) invalidate(tables []string, all bool) {
+	switch {
+	case all:
+		rc.c.InvalidateAll(rc.conn)
+	case len(tables) > 0:
+		rc.c.Invalidate(rc.conn, tables...)
+	}
+}
+
+// noteWrites records what a statement text writes, for invalidation, and
+// stops caching for the session when it changes state the key cannot see.
+func (rc *resultCache) noteWrites(ws sqltext.WriteSet) {
+	rc.pendInval = append(rc.pendInval, sqltext.TableKeys(ws.Tables)...)
+	rc.pendAll = rc.pendAll || ws.All
+	if ws.Session && rc.disabled == "" {
+		rc.disabled = "the session changed state the cache key cannot see (" + ws.Reason + ")"
+		rc.s.log.Debug("result cache off for this session", "why", rc.disabled)
+	}
+}
+
+// note does the bookkeeping of an extended-protocol message.
+func (rc *resultCache) note(f backends.Frame) {
+	switch f.Type {
+	case 'P':
+		name, query, rest, ok := twoStrings(f.Body)
+		if !ok {
+			return
+		}
+		p := parsed{name: name, query: query, types: oids(rest), body: append([]byte(nil), f.Body...)}
+		p.writes = sqltext.Writes(query, rc.pol.Dialect)
+		rc.sessionEffects(query, false)
+		if name == "" {
+			rc.unnamed = &p
+		} else {
+			rc.pendParses = append(rc.pendParses, p)
+		}
+	case 'B':
+		_, stmt, _, ok := twoStrings(f.Body)
+		if !ok {
+			return
+		}
+		if stmt == "" {
+			if rc.unnamed != nil {
+				rc.noteWrites(rc.unnamed.writes)
+			} else {
+				rc.pendAll = true
+			}
+		} else if p, ok := rc.tee.stmt(stmt); ok {
+			rc.noteWrites(p.writes)
+		} else {
+			rc.pendAll = true // a statement parsed outside the proxy's view
+		}
+	case 'C':
+		if len(f.Body) > 1 && f.Body[0] == 'S' {
+			if name, ok := cstr(f.Body[1:]); ok {
+				if name == "" {
+					rc.unnamed = nil
+				} else {
+					rc.tee.dropStmt(name)
+				}
+			}
+		}
+	case 'E':
+		rc.syncsInCopy = 0
+	}
+}
+
+// sessionEffects finds what a statement text does to the settings in
+// the key. A single top-level SET outside a transaction block (trackable)
+// is returned, to be recorded when it succeeds; any other change of a
+// setting stops caching for the session, since the key could not follow.
+func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
+	stmts := sqltext.Split(q)
+	for _, st := range stmts {
+		info := sqltext.Classify(st)
+		if info.Kind != sqltext.Session {
+			continue
+		}
+		switch info.Command {
+		case "SET", "RESET", "DISCARD ALL":
+			set, ok := sqltext.ParseSet(st)
+			switch {
+			case ok && (set.Local || set.Name == "xconn.cache"):
+				continue
+			case ok && !set.All && trackable && len(stmts) == 1:
+				return &set
+			}
+			if rc.disabled == "" {
+				rc.disabled = "a setting changed in a way the proxy does not follow (" + info.Command + ")"
+				rc.s.log.Debug("result cache off for this session", "why", rc.disabled)
+			}
+		}
+	}
+	return nil
+}
+
+// hold keeps a copy of an extended message until its Sync.
+func (rc *resultCache) hold(f backends.Frame) {
+	body := append([]byte(nil), f.Body...)
+	rc.batch = append(rc.batch, backends.NewFrame(f.Type, body, backends.MessageDecoder{}))
+	rc.batchBytes += len(body) + 5
+}
+
+// flushBatch forwards the messages held back.
+func (rc *resultCache) flushBatch() error {
+	batch := rc.batch
+	rc.batch, rc.batchBytes = nil, 0
+	for _, f := range batch {
+		if err := rc.s.handle(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// query handles a simple Query.
+func (rc *resultCache) query(f backends.Frame) error {
+	q, _ := cstr(f.Body)
+	rc.syncsInCopy = 0
+	rc.unnamed = nil // a simple Query destroys the unnamed statement
+	if set, ok := sqltext.ParseSet(q); ok && set.Name == "xconn.cache" && !set.Local {
+		if rc.tee.idle() && rc.s.bs.TxStatus() == 'I' {
+			return rc.setCacheMode(set)
+		}
+	}
+	ws := sqltext.Writes(q, rc.pol.Dialect)
+	rc.noteWrites(ws)
+	set := rc.sessionEffects(q, rc.tee.idle() && rc.s.bs.TxStatus() == 'I')
+	if rc.quiet() {
+		if ci := sqltext.Cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
+			return rc.serve(rc.key("Q", q), ci, func() error { return rc.s.handle(f) }, nil)
+		} else if ci.Reason != "" {
+			rc.s.log.Debug("not cached", "why", ci.Reason)
+		}
+	}
+	u := rc.newUnit()
+	u.set = set
+	rc.tee.push(u)
+	return rc.s.handle(f)
+}
+
+// setCacheMode answers SET xconn.cache itself: the backend need not know
+// the setting.
+func (rc *resultCache) setCacheMode(set sqltext.Set) error {
+	w := rc.s.w
+	switch v := strings.ToLower(set.Value); {
+	case set.Default || v == "on" || v == "true" || v == "1":
+		rc.off = false
+	case v == "off" || v == "false" || v == "0":
+		rc.off = true
+	default:
+		e := pgcode.New(pgcode.InvalidParameterValue, fmt.Sprintf("invalid value for parameter \"xconn.cache\": %q", set.Value))
+		e.Hint = "Use on or off."
+		_ = w.Send(e.Response())
+		return w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	}
+	tag := "SET"
+	if set.Reset {
+		tag = "RESET"
+	}
+	_ = w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	return w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+}
+
+// sync handles the Sync that ends a held extended batch: a batch of one
+// read (Parse of the unnamed statement or none, Bind, Describe of the
+// portal or none, Execute without a row limit) may be served from the
+// cache; anything else is forwarded.
+func (rc *resultCache) sync(f backends.Frame) error {
+	key, ci, ok := rc.batchKey()
+	batch := rc.batch
+	rc.batch, rc.batchBytes = nil, 0
+	if !ok || !rc.quiet() {
+		rc.tee.push(rc.newUnit())
+		rc.syncsInCopy++
+		for _, m := range batch {
+			if err := rc.s.handle(m); err != nil {
+				return err
+			}
+		}
+		return rc.s.handle(f)
+	}
+	var afterHit func() error
+	if batch[0].Type == 'P' {
+		// The client believes its unnamed statement is this one: the
+		// server prepares it while the client reads its answer, and
+		// nothing of that reaches the client.
+		afterHit = func() error {
+			rc.tee.push(&unit{silent: true})
+			if err := rc.s.handle(batch[0]); err != nil {
+				return err
+			}
+			return rc.s.handle(f)
+		}
+	}
+	return rc.serve(key, ci, func() error {
+		for _, m := range batch {
+			if err := rc.s.handle(m); err != nil {
+				return err
+			}
+		}
+		return rc.s.handle(f)
+	}, afterHit)
+}
+
+// batchKey returns the key of a held batch that may be cached.
+func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
+	var shape []byte
+	var p *parsed
+	var bind *pgproto3.Bind
+	for _, f := range rc.batch {
+		shape = append(shape, f.Type)
+		switch f.Type {
+		case 'P':
+			name, query, rest, ok := twoStrings(f.Body)
+			if !ok || name != "" {
+				return cache.Key{}, sqltext.CacheInfo{}, false // a named Parse must reach the server
+			}
+			p = &parsed{query: query, types: oids(rest)}
+		case 'B':
+			var b pgproto3.Bind
+			if b.Decode(f.Body) != nil || b.DestinationPortal != "" {
+				return cache.Key{}, sqltext.CacheInfo{}, false
+			}
+			if p == nil {
+				if b.PreparedStatement == "" {
+					if rc.unnamed == nil {
+						return cache.Key{}, sqltext.CacheInfo{}, false
+					}
+					p = rc.unnamed
+				} else if q, ok := rc.tee.stmt(b.PreparedStatement); ok {
+					p = &q
+				} else {
+					return cache.Key{}, sqltext.CacheInfo{}, false
+				}
+			} else if b.PreparedStatement != "" {
+				return cache.Key{}, sqltext.CacheInfo{}, false
+			}
+			bind = &b
+		case 'D':
+			if len(f.Body) < 2 || f.Body[0] != 'P' || f.Body[1] != 0 {
+				return cache.Key{}, sqltext.CacheInfo{}, false
+			}
+		case 'E':
+			if len(f.Body) != 5 || f.Body[0] != 0 || binary.BigEndian.Uint32(f.Body[1:]) != 0 {
+				return cache.Key{}, sqltext.CacheInfo{}, false // a named portal or a row limit
+			}
+		default:
+			return cache.Key{}, sqltext.CacheInfo{}, false
+		}
+	}
+	if bind == nil || p == nil || shape[len(shape)-1] != 'E' || strings.Count(string(shape), "E") != 1 {
+		return cache.Key{}, sqltext.CacheInfo{}, false
+	}
+	ci := sqltext.Cacheability(p.query, rc.pol.Dialect)
+	if !ci.Cacheable || ci.NoCache {
+		return cache.Key{}, ci, false
+	}
+	for i, v := range bind.Parameters {
+		format := int16(0)
+		if len(bind.ParameterFormatCodes) == 1 {
+			format = bind.ParameterFormatCodes[0]
+		} else if i < len(bind.ParameterFormatCodes) {
+			format = bind.ParameterFormatCodes[i]
+		}
+		if format == 0 && v != nil && sqltext.TimeDependentLiteral(string(v)) {
+			return cache.Key{}, sqltext.CacheInfo{}, false
+		}
+	}
+	key := rc.key(string(shape)+"S", p.query)
+	key.ParamTypes = p.types
+	key.ParamFormats = bind.ParameterFormatCodes
+	key.Params = bind.Parameters
+	key.ResultFormats = bind.ResultFormatCodes
+	return key, ci, true
+}
+
+func (rc *resultCache) key(shape, statement string) cache.Key {
+	return cache.Key{Conn: rc.conn, ConfigHash: rc.pol.ConfigHash, User: rc.pol.User, Shape: shape,
+		Statement: statement, Settings: rc.tee.keySettings()}
+}
+
+// serve answers a cacheable request: from the cache, from a run of the
+// same request by another session, or by running it (forward) and
+// keeping the answer.
+func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, afterHit func() error) error {
+	ttl := rc.pol.TTL
+	if ci.TTL > 0 {
+		ttl = ci.TTL
+	}
+	tables := sqltext.TableKeys(ci.Tables)
+	id := key.ID()
+	var mine *unit
+	var handleErr error
+	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
+		mine = &unit{capture: true, done: make(chan struct{})}
+		rc.tee.push(mine)
+		if handleErr = forward(); handleErr != nil {
+			return cache.Fill{}, errNotShared
+		}
+		select {
+		case <-mine.done:
+		case <-rc.s.srv.ctx.Done():
+			return cache.Fill{}, errNotShared
+		}
+		if mine.failed || mine.overflow {
+			return cache.Fill{}, errNotShared
+		}
+		return cache.Fill{Frames: mine.buf, TTL: ttl}, nil
+	})
+	switch {
+	case mine != nil: // this session ran it
+		if handleErr != nil {
+			return handleErr
+		}
+		if mine.failed && rc.pol.StaleIfError > 0 && unreachable(mine.errCode) {
+			if e, ok := rc.c.GetStale(id, rc.pol.StaleIfError); ok {
+				rc.s.log.Info("served a stale result: the backend did not answer", "sqlstate", mine.errCode, "age", time.Since(e.Stored).Round(time.Second))
+				return rc.reply(staleNotice(e.Stored), e.Frames)
+			}
+		}
+		if mine.overflow {
+			return nil // already streamed to the client
+		}
+		rc.s.log.Debug("result cache miss", "key", id.String(), "stored", res.NotStored == nil && err == nil)
+		return rc.reply(nil, mine.buf)
+	case err == nil: // from the cache, or shared with a run of another session
+		rc.s.log.Debug("result cache "+res.Source.String(), "key", id.String())
+		if err := rc.reply(nil, res.Frames); err != nil {
+			return err
+		}
+		if afterHit != nil {
+			return afterHit()
+		}
+		return nil
+	default: // the run we waited for is not ours to share: run it ourselves
+		u := rc.newUnit()
+		rc.tee.push(u)
+		return forward()
+	}
+}
+
+// reply writes a complete answer in one write.
+func (rc *resultCache) reply(notice *pgproto3.NoticeResponse, frames []byte) error {
+	if notice != nil {
+		_ = rc.s.w.Send(notice)
+	}
+	if err := rc.s.w.SendRaw(frames); err != nil {
+		return err
+	}
+	return rc.s.w.Flush()
+}
+
+func staleNotice(stored time.Time) *pgproto3.NoticeResponse {
+	return &pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+		Message: fmt.Sprintf("xconnproxy: the server did not answer; this is a cached result from %s", stored.UTC().Format(time.RFC3339))}
+}
+
+// unreachable reports the SQLSTATEs of a backend that cannot answer:
+// connection exceptions and the server shutting down or starting.
+func unreachable(code string) bool {
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" || code == "53300"
+}
+
+// tee sees every backend message of the session.
+type tee struct {
+	rc *resultCache
+	w  *msgWriter
+
+	mu       sync.Mutex
+	units    []*unit
+	settings cache.Settings
+	txInval  []string // tables written in the current transaction block
+	txAll    bool
+}
+
+var _ backends.FrameWriter = (*tee)(nil)
+
+func (t *tee) idle() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.units) == 0
+}
+
+func (t *tee) push(u *unit) {
+	t.mu.Lock()
+	t.units = append(t.units, u)
+	t.mu.Unlock()
+}
+
+// dropSyncs removes the n most recent units of plain Syncs: the server
+// ignored them in COPY FROM STDIN.
+func (t *tee) dropSyncs(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := len(t.units) - 1; i > 0 && n > 0; i-- { // never the COPY's own unit
+		if u := t.units[i]; !u.capture && u.set == nil {
+			t.units = slices.Delete(t.units, i, i+1)
+			n--
+		}
+	}
+}
+
+// stmt returns a named statement the client prepared.
+func (t *tee) stmt(name string) (parsed, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.rc.stmts[name]
+	return p, ok
+}
+
+func (t *tee) dropStmt(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.rc.stmts, name)
+}
+
+// Send encodes a message and passes it on.
+func (t *tee) Send(msg pgproto3.BackendMessage) error {
+	b, err := msg.Encode(nil)
+	if err != nil {
+		return err
+	}
+	return t.SendFrame(b[0], b[5:])
+}
+
+// Flush flushes the client's buffer unless an answer is being held back.
+func (t *tee) Flush() error {
+	t.mu.Lock()
+	holding := len(t.units) > 0 && t.units[0].capture && !t.units[0].overflow
+	t.mu.Unlock()
+	if holding {
+		return nil
+	}
+	return t.w.Flush()
+}
+
+// SendFrame routes one backend message.
+func (t *tee) SendFrame(typ byte, body []byte) error {
+	t.mu.Lock()
+	var u *unit
+	if len(t.units) > 0 {
+		u = t.units[0]
+	}
+	switch typ {
+	case 'S':
+		var ps pgproto3.ParameterStatus
+		if ps.Decode(body) == nil {
+			t.setting(ps.Name, ps.Value)
+		}
+	case 'E':
+		if u != nil {
+			u.failed = true
+			var e pgproto3.ErrorResponse
+			if e.Decode(body) == nil {
+				u.errCode = e.Code
+				u.fatal = e.Severity == "FATAL" || e.Severity == "PANIC"
+			}
+		}
+	case 'C':
+		if tag, _ := cstr(body); tag == "DISCARD ALL" || tag == "DEALLOCATE ALL" {
+			clear(t.rc.stmts)
+		}
+	}
+	end := u != nil && (typ == 'Z' || u.fatal)
+	if end {
+		t.units = t.units[1:]
+	}
+	if u != nil && u.silent {
+		t.mu.Unlock()
+		return nil
+	}
+	if u != nil && u.capture && !u.overflow {
+		u.buf = appendFrame(u.buf, typ, body)
+		if len(u.buf) > t.rc.c.Config().MaxEntryBytes {
+			// Too large to keep: stream it.
+			u.overflow = true
+			held := u.buf
+			u.buf = nil
+			t.mu.Unlock()
+			if err := t.w.SendRaw(held); err != nil {
+				return err
+			}
+			if end {
+				close(u.done)
+			}
+			return nil
+		}
+		t.mu.Unlock()
+		if end {
+			close(u.done)
+		}
+		return nil
+	}
+	if end && u != nil {
+		t.finish(u, typ, body)
+	}
+	t.mu.Unlock()
+	if end && u != nil && u.capture {
+		close(u.done)
+	}
+	return t.w.SendFrame(typ, body)
+}
+
+// finish does what a request that was not held back needs at its end,
+// before the client hears of it. Called with t.mu held.
+func (t *tee) finish(u *unit, typ byte, body []byte) {
+	// A write is invalidated again now that it is done: a read that ran
+	// meanwhile is not stored, and no read after this one finds old rows.
+	t.rc.invalidate(u.inval, u.invalAll)
+	// ... and what a transaction block wrote, once more when it ends: a
+	// read by another session before the commit saw the old rows.
+	t.txInval = append(t.txInval, u.inval...)
+	t.txAll = t.txAll || u.invalAll
+	if typ == 'Z' && len(body) == 1 && body[0] == 'I' {
+		if len(t.txInval) > 0 || t.txAll {
+			t.rc.invalidate(t.txInval, t.txAll)
+		}
+		t.txInval, t.txAll = t.txInval[:0], false
+	}
+	if u.failed {
+		return
+	}
+	for _, p := range u.parses {
+		t.rc.stmts[p.name] = p
+	}
+	if u.set != nil && typ == 'Z' && len(body) == 1 && body[0] == 'I' {
+		v := u.set.Value
+		if u.set.Default {
+			v = ""
+		}
+		t.setting(u.set.Name, v)
+	}
+}
+
+// setting records a setting that is part of the key. Called with t.mu
+// held, or before the tee is in use.
+func (t *tee) setting(name, value string) {
+	switch strings.ToLower(name) {
+	case "search_path":
+		t.settings.SearchPath = value
+	case "timezone":
+		t.settings.TimeZone = value
+	case "datestyle":
+		t.settings.DateStyle = value
+	case "intervalstyle":
+		t.settings.IntervalStyle = value
+	case "extra_float_digits":
+		t.settings.ExtraFloatDigits = value
+	case "bytea_output":
+		t.settings.ByteaOutput = value
+	case "client_encoding":
+		t.settings.ClientEncoding = value
+	case "user", "database", "options", "application_name", "replication", "xconn.cache":
+	default:
+		if strings.HasPrefix(name, "_pq_.") {
+			return
+		}
+		t.settings.Other[strings.ToLower(name)] = value
+	}
+}
+
+func (t *tee) keySettings() cache.Settings {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.settings
+	if len(s.Other) > 0 {
+		other := make(map[string]string, len(s.Other))
+		for k, v := range s.Other {
+			other[k] = v
+		}
+		s.Other = other
+	} else {
+		s.Other = nil
+	}
+	return s
+}
+
+func appendFrame(dst []byte, typ byte, body []byte) []byte {
+	dst = append(dst, typ)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)+4))
+	return append(dst, body...)
+}
+
+func cstr(b []byte) (string, bool) {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), true
+		}
+	}
+	return "", false
+}
+
+func twoStrings(b []byte) (first, second string, rest []byte, ok bool) {
+	first, ok = cstr(b)
+	if !ok {
+		return "", "", nil, false
+	}
+	b = b[len(first)+1:]
+	second, ok = cstr(b)
+	if !ok {
+		return "", "", nil, false
+	}
+	return first, second, b[len(second)+1:], true
+}
+
+// oids reads the parameter type OIDs at the end of a Parse body.
+func oids(b []byte) []uint32 {
+	if len(b) < 2 {
+		return nil
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if len(b) < 4*n {
+		return nil
+	}
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = binary.BigEndian.Uint32(b[4*i:])
+	}
+	return out
+}
