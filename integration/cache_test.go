@@ -413,3 +413,28 @@ func TestCacheStaleIfError(t *testing.T) {
 		t.Fatalf("a statement with nothing cached: %q", got)
 	}
 }
+
+// A statement the classifier takes for a read (here a function a TTL hint
+// vouches for) that writes: the backend refuses it inside the proxy's READ
+// ONLY transaction, the proxy runs it again as sent, and nothing is
+// stored. The client sees what PostgreSQL says without the proxy.
+func TestCacheBackendRefusesAHiddenWrite(t *testing.T) {
+	p, c, _, table := cachedProxy(t, cacheBackends()[1], "")
+	admin := directPG(t)
+	fn := "xcp_writer_" + randHex()
+	if err := admin.Exec(ctxT(t), "CREATE FUNCTION "+fn+"() RETURNS int LANGUAGE sql AS $$ INSERT INTO "+table+" VALUES (99, 'hidden') RETURNING 1 $$").Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP FUNCTION "+fn).Close() })
+	conn := p.Connect(t, "app", pgx.QueryExecModeSimpleProtocol)
+	for i := 0; i < 2; i++ {
+		_ = queryString(t, conn, "/* xconn:ttl=1m */ SELECT "+fn+"()")
+		mustExec(t, conn, "DELETE FROM "+table+" WHERE id = 99")
+	}
+	if s := stats(c); s.Hits != 0 {
+		t.Fatalf("a writing statement was answered from the cache: %+v", s)
+	}
+	if got := queryString(t, conn, "SELECT count(*)::text FROM "+table); got != "3" {
+		t.Fatalf("rows: %s", got)
+	}
+}

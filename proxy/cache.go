@@ -88,6 +88,7 @@ type unit struct {
 	fatal    bool // ... a FATAL one: no ReadyForQuery follows
 	errCode  string
 	silent   bool // sent by the proxy: nothing of the answer reaches the client
+	wrapped  bool // runs inside the proxy's READ ONLY transaction: its ReadyForQuery says 'I'
 
 	inval    []string
 	invalAll bool
@@ -350,17 +351,22 @@ func (rc *resultCache) sync(f backends.Frame) error {
 		}
 		return rc.s.handle(f)
 	}
-	var afterHit func() error
+	var after func() error
 	if batch[0].Type == 'P' {
-		// The client believes its unnamed statement is this one: the
-		// server prepares it while the client reads its answer, and
+		// The client believes its unnamed statement is this one; after a
+		// hit the server never saw it, and after a miss the COMMIT that
+		// ends the proxy's READ ONLY transaction destroyed it. The server
+		// prepares it again while the client reads its answer, and
 		// nothing of that reaches the client.
-		afterHit = func() error {
-			rc.tee.push(&unit{silent: true})
-			if err := rc.s.handle(batch[0]); err != nil {
-				return err
+		after = func() error {
+			done, err := rc.silently(batch[0], f)
+			if err == nil {
+				select {
+				case <-done:
+				case <-rc.s.srv.ctx.Done():
+				}
 			}
-			return rc.s.handle(f)
+			return err
 		}
 	}
 	return rc.serve(key, ci, func() error {
@@ -370,7 +376,7 @@ func (rc *resultCache) sync(f backends.Frame) error {
 			}
 		}
 		return rc.s.handle(f)
-	}, afterHit)
+	}, after)
 }
 
 // batchKey returns the key of a held batch that may be cached.
@@ -394,10 +400,10 @@ func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
 			}
 			if p == nil {
 				if b.PreparedStatement == "" {
-					if rc.unnamed == nil {
-						return cache.Key{}, sqltext.CacheInfo{}, false
-					}
-					p = rc.unnamed
+					// The unnamed statement of an earlier request: the
+					// proxy's READ ONLY transaction around a miss (simple
+					// Queries) would destroy it before the Bind.
+					return cache.Key{}, sqltext.CacheInfo{}, false
 				} else if q, ok := rc.tee.stmt(b.PreparedStatement); ok {
 					p = &q
 				} else {
@@ -453,7 +459,7 @@ func (rc *resultCache) key(shape, statement string) cache.Key {
 // serve answers a cacheable request: from the cache, from a run of the
 // same request by another session, or by running it (forward) and
 // keeping the answer.
-func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, afterHit func() error) error {
+func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after func() error) error {
 	ttl := rc.pol.TTL
 	if ci.TTL > 0 {
 		ttl = ci.TTL
@@ -463,15 +469,34 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 	var mine *unit
 	var handleErr error
 	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
-		mine = &unit{capture: true, done: make(chan struct{})}
+		// The request runs in a READ ONLY transaction sent in the same
+		// write: what is stored is what the backend agreed changes nothing.
+		mine = &unit{capture: true, wrapped: true, done: make(chan struct{})}
+		if _, handleErr = rc.silently(beginReadOnly); handleErr != nil {
+			return cache.Fill{}, errNotShared
+		}
 		rc.tee.push(mine)
 		if handleErr = forward(); handleErr != nil {
 			return cache.Fill{}, errNotShared
 		}
-		select {
-		case <-mine.done:
-		case <-rc.s.srv.ctx.Done():
+		var committed <-chan struct{}
+		if committed, handleErr = rc.silently(commit); handleErr != nil {
 			return cache.Fill{}, errNotShared
+		}
+		if after != nil {
+			if handleErr = after(); handleErr != nil {
+				return cache.Fill{}, errNotShared
+			}
+		}
+		// The answer goes to the client once the proxy's transaction is
+		// over (the COMMIT was sent in the same write), so that the
+		// client's next request finds the session idle.
+		for _, done := range []<-chan struct{}{mine.done, committed} {
+			select {
+			case <-done:
+			case <-rc.s.srv.ctx.Done():
+				return cache.Fill{}, errNotShared
+			}
 		}
 		if mine.failed || mine.overflow {
 			return cache.Fill{}, errNotShared
@@ -492,6 +517,14 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 		if mine.overflow {
 			return nil // already streamed to the client
 		}
+		if mine.errCode == pgcode.ReadOnlySQLTransaction {
+			// The backend says the statement writes, which the classifier
+			// did not see: it runs again as the client sent it.
+			rc.s.log.Warn("a statement taken for a read tried to write; not cached", "connection", rc.conn)
+			rc.tee.push(rc.newUnit())
+			rc.c.InvalidateAll(rc.conn)
+			return forward()
+		}
 		rc.s.log.Debug("result cache miss", "key", id.String(), "stored", res.NotStored == nil && err == nil)
 		return rc.reply(nil, mine.buf)
 	case err == nil: // from the cache, or shared with a run of another session
@@ -499,8 +532,8 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 		if err := rc.reply(nil, res.Frames); err != nil {
 			return err
 		}
-		if afterHit != nil {
-			return afterHit()
+		if after != nil {
+			return after()
 		}
 		return nil
 	default: // the run we waited for is not ours to share: run it ourselves
@@ -508,6 +541,29 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 		rc.tee.push(u)
 		return forward()
 	}
+}
+
+// The statements around a request being cached, as simple Queries.
+var (
+	beginReadOnly = queryFrame("BEGIN READ ONLY")
+	commit        = queryFrame("COMMIT")
+)
+
+func queryFrame(sql string) backends.Frame {
+	return backends.NewFrame('Q', append([]byte(sql), 0), backends.MessageDecoder{})
+}
+
+// silently sends a request whose answer the client never sees. The
+// channel is closed when the answer is complete.
+func (rc *resultCache) silently(fs ...backends.Frame) (<-chan struct{}, error) {
+	u := &unit{silent: true, done: make(chan struct{})}
+	rc.tee.push(u)
+	for _, f := range fs {
+		if err := rc.s.handle(f); err != nil {
+			return u.done, err
+		}
+	}
+	return u.done, nil
 }
 
 // reply writes a complete answer in one write.
@@ -638,7 +694,16 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 	}
 	if u != nil && u.silent {
 		t.mu.Unlock()
+		if end && u.done != nil {
+			close(u.done)
+		}
 		return nil
+	}
+	if u != nil && u.wrapped && typ == 'Z' {
+		// Outside the proxy's transaction the client is idle, failed
+		// statement or not (a simple Query's error ends its implicit
+		// transaction).
+		body = []byte{'I'}
 	}
 	if u != nil && u.capture && !u.overflow {
 		u.buf = appendFrame(u.buf, typ, body)
