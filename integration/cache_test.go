@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/xconnproxy/xconnproxy/cache"
+	"github.com/xconnproxy/xconnproxy/secrets"
 )
 
 // The result cache, end to end: real clients, real backends, a cache the
@@ -436,5 +439,36 @@ func TestCacheBackendRefusesAHiddenWrite(t *testing.T) {
 	}
 	if got := queryString(t, conn, "SELECT count(*)::text FROM "+table); got != "3" {
 		t.Fatalf("rows: %s", got)
+	}
+}
+
+// A reload that points a connection elsewhere: the next read gets the new
+// database's rows, never the cached ones of the old.
+func TestCacheReloadNeverServesOldRows(t *testing.T) {
+	c, _ := newTestCache(t)
+	p := startProxy(t, sqliteSecrets("app")+"cache_ttl = \"1m\"\n"+sqliteSecrets("other"), proxyOptions{cache: c, quiet: true})
+	for i, name := range []string{"app", "other"} {
+		conn := p.Connect(t, name)
+		mustExec(t, conn, "CREATE TABLE which (v INT)")
+		mustExec(t, conn, fmt.Sprintf("INSERT INTO which VALUES (%d)", i))
+	}
+	read := func() string { return queryString(t, p.Connect(t, "app"), "SELECT v::text FROM which") }
+	if read() != "0" || read() != "0" || stats(c).Hits != 1 {
+		t.Fatalf("before the reload: %+v", stats(c))
+	}
+	file := filepath.Join(p.Dir, "moved.toml")
+	body := fmt.Sprintf("[connections.app]\nurl = \"sqlite:///%s/other.db\"\ncache_ttl = \"1m\"\n", p.Dir)
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed := p.Reg.Reload(cfg); len(changed) == 0 {
+		t.Fatal("nothing changed")
+	}
+	if got := read(); got != "1" {
+		t.Fatalf("after the reload app read %s", got)
 	}
 }

@@ -51,16 +51,27 @@ type Options struct {
 // Registry resolves names and holds the open backends. It is safe for
 // concurrent use.
 type Registry struct {
-	cfg  *secrets.Config
 	opts Options
 
 	mu      sync.Mutex
+	cfg     *secrets.Config
 	entries map[string]*entry // by connection name
 }
 
+// entry is the backend of one connection section, as it was configured
+// when it opened.
 type entry struct {
+	name string
+	fp   string // the section's Fingerprint
+
 	mu      sync.Mutex // held while opening, so one session opens and the others wait
 	backend backends.Backend
+	handle  *tracked // what Backend returns: backend, with its sessions counted
+	// sessions counts the sessions open on backend; a retired entry (its
+	// section changed or went away on reload) closes its backend when the
+	// last one ends, so running transactions finish where they started.
+	sessions int
+	retired  bool
 }
 
 // New returns a Registry over a loaded configuration.
@@ -78,11 +89,72 @@ func New(cfg *secrets.Config, opts Options) *Registry {
 }
 
 // Config returns the configuration the registry serves.
-func (r *Registry) Config() *secrets.Config { return r.cfg }
+func (r *Registry) Config() *secrets.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
+// Reload serves cfg from now on. Sections whose configuration changed (any
+// key: url, credentials, pool or cache settings) or that went away get new
+// backends on their next session; their old backends close when their
+// last session ends. Sections that did not change keep their backends and
+// sessions untouched. It returns the names of the changed sections.
+func (r *Registry) Reload(cfg *secrets.Config) []string {
+	r.mu.Lock()
+	var retired []*entry
+	var changed []string
+	for name, e := range r.entries {
+		if c, ok := cfg.Connections[name]; !ok || c.Fingerprint() != e.fp {
+			delete(r.entries, name)
+			retired = append(retired, e)
+		}
+	}
+	for name, c := range cfg.Connections {
+		if o, ok := r.cfg.Connections[name]; !ok || o.Fingerprint() != c.Fingerprint() {
+			changed = append(changed, name)
+		}
+	}
+	for name := range r.cfg.Connections {
+		if _, ok := cfg.Connections[name]; !ok {
+			changed = append(changed, name)
+		}
+	}
+	r.cfg = cfg
+	r.mu.Unlock()
+	for _, e := range retired {
+		e.retire()
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// retire closes the entry's backend now if no session uses it, or when
+// the last one ends.
+func (e *entry) retire() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.retired = true
+	if e.sessions == 0 && e.backend != nil {
+		_ = e.backend.Close()
+		e.backend = nil
+	}
+}
+
+// sessionEnded is called when a session on the entry's backend closes.
+func (e *entry) sessionEnded() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.sessions--
+	if e.retired && e.sessions == 0 && e.backend != nil {
+		_ = e.backend.Close()
+		e.backend = nil
+	}
+}
 
 // notFound is FATAL 3D000 with a hint naming where we looked.
-func (r *Registry) notFound(name, why string) *pgcode.Error {
-	files := r.cfg.Files
+func notFound(cfg *secrets.Config, name, why string) *pgcode.Error {
+	files := cfg.Files
 	hint := fmt.Sprintf("xconnproxy looks for [connections.%s] in %s", name, strings.Join(files, ", "))
 	if len(files) == 0 {
 		hint = "no secrets files were searched; pass --secrets FILE"
@@ -90,7 +162,7 @@ func (r *Registry) notFound(name, why string) *pgcode.Error {
 	if why != "" {
 		hint = why + "; " + hint
 	}
-	if names := r.cfg.Names(); len(names) > 0 {
+	if names := cfg.Names(); len(names) > 0 {
 		hint += ". Known connections: " + strings.Join(names, ", ")
 	}
 	return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.InvalidCatalogName,
@@ -100,32 +172,33 @@ func (r *Registry) notFound(name, why string) *pgcode.Error {
 // Resolve returns the connection a database name selects. Errors are
 // *pgcode.Error, ready for the client.
 func (r *Registry) Resolve(name string) (*secrets.Connection, error) {
-	target, err := r.resolveName(name)
+	cfg := r.Config()
+	target, err := r.resolveName(cfg, name)
 	if err != nil {
 		return nil, err
 	}
-	if c, ok := r.cfg.Connections[target]; ok {
+	if c, ok := cfg.Connections[target]; ok {
 		return c, nil
 	}
-	if err, ok := r.cfg.Invalid[target]; ok {
+	if err, ok := cfg.Invalid[target]; ok {
 		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConfigFileError,
 			Message: fmt.Sprintf("connection %q is misconfigured: %v", target, err),
 			Hint:    "Fix the section in the secrets file, then run `xconnproxy check`."}
 	}
 	if target != name {
-		return nil, r.notFound(name, fmt.Sprintf("it leads to connection %q, which is not defined", target))
+		return nil, notFound(cfg, name, fmt.Sprintf("it leads to connection %q, which is not defined", target))
 	}
-	return nil, r.notFound(name, "")
+	return nil, notFound(cfg, name, "")
 }
 
 // resolveName follows env: and routes to a connection name.
 // Errors name what the client asked for, and say where the chain broke.
-func (r *Registry) resolveName(name string) (string, error) {
+func (r *Registry) resolveName(cfg *secrets.Config, name string) (string, error) {
 	asked := name
 	seen := map[string]bool{}
 	for hop := 0; ; hop++ {
 		if seen[name] || hop > 8 {
-			return "", r.notFound(asked, "its routes form a loop")
+			return "", notFound(cfg, asked, "its routes form a loop")
 		}
 		seen[name] = true
 		if v, ok := strings.CutPrefix(name, "env:"); ok {
@@ -135,13 +208,13 @@ func (r *Registry) resolveName(name string) (string, error) {
 				if name != asked {
 					why = fmt.Sprintf("it leads to %s, but environment variable %s is not set", name, v)
 				}
-				return "", r.notFound(asked, why)
+				return "", notFound(cfg, asked, why)
 			}
 			name = val
 			continue
 		}
 		// An explicit route wins over a connection of the same name.
-		if to, ok := r.cfg.Routes[name]; ok && to != name {
+		if to, ok := cfg.Routes[name]; ok && to != name {
 			name = to
 			continue
 		}
@@ -164,29 +237,84 @@ func (r *Registry) Route(ctx context.Context, database string) (string, backends
 }
 
 // Backend returns the shared backend of c, opening it if needed. A failed
-// open is not remembered: the next session tries again.
+// open is not remembered: the next session tries again. Sessions opened on
+// it are counted, so that a reload can close it when the last one ends.
 func (r *Registry) Backend(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
+	fp := c.Fingerprint()
 	r.mu.Lock()
 	e, ok := r.entries[c.Name]
-	if !ok {
-		e = &entry{}
-		r.entries[c.Name] = e
+	if !ok || e.fp != fp {
+		if ok && r.cfg.Connections[c.Name] != nil && r.cfg.Connections[c.Name].Fingerprint() != fp {
+			// c was resolved from a configuration a reload has replaced
+			// since: serve it from a backend of its own, closed when its
+			// sessions end.
+			e = &entry{name: c.Name, fp: fp, retired: true}
+		} else {
+			e = &entry{name: c.Name, fp: fp}
+			r.entries[c.Name] = e
+		}
 	}
 	r.mu.Unlock()
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.backend != nil {
-		return e.backend, nil
+	if e.backend == nil {
+		b, err := r.open(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		r.opts.Logger.Info("backend ready", "connection", c.Name, "url", c.URL())
+		e.backend, e.handle = b, &tracked{Backend: b, e: e}
 	}
-	b, err := r.open(ctx, c)
+	return e.handle, nil
+}
+
+// tracked is a backend whose sessions the registry counts.
+type tracked struct {
+	backends.Backend
+	e *entry
+}
+
+// Open opens a session and counts it until it closes.
+func (t *tracked) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
+	t.e.mu.Lock()
+	t.e.sessions++
+	t.e.mu.Unlock()
+	s, err := t.Backend.Open(ctx, p)
 	if err != nil {
+		t.e.sessionEnded()
 		return nil, err
 	}
-	r.opts.Logger.Info("backend ready", "connection", c.Name, "url", c.URL())
-	e.backend = b
-	return b, nil
+	ts := &trackedSession{Session: s, e: t.e}
+	if c, ok := s.(backends.Canceler); ok {
+		return &trackedCanceler{trackedSession: ts, c: c}, nil
+	}
+	return ts, nil
 }
+
+// Close is the registry's business: a session's holder does not close a
+// shared backend.
+func (t *tracked) Close() error { return nil }
+
+type trackedSession struct {
+	backends.Session
+	e    *entry
+	once sync.Once
+}
+
+func (s *trackedSession) Close() error {
+	err := s.Session.Close()
+	s.once.Do(s.e.sessionEnded)
+	return err
+}
+
+// trackedCanceler keeps a forwarding session's Cancel visible.
+type trackedCanceler struct {
+	*trackedSession
+	c backends.Canceler
+}
+
+func (s *trackedCanceler) Cancel(ctx context.Context) error { return s.c.Cancel(ctx) }
 
 func (r *Registry) open(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	open, ok := r.opts.Openers[c.Dialect]
@@ -236,7 +364,7 @@ type CachePolicy struct {
 // parse turns caching off for the section (Validate reports it at start).
 // It implements proxy.CachePolicies.
 func (r *Registry) CachePolicy(name string) CachePolicy {
-	c, ok := r.cfg.Connections[name]
+	c, ok := r.Config().Connections[name]
 	if !ok {
 		return CachePolicy{}
 	}

@@ -3,10 +3,12 @@ package routing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/xconnproxy/xconnproxy/backends"
@@ -192,5 +194,80 @@ func TestSQLiteConfig(t *testing.T) {
 				tt.check(t, cfg.Path, cfg.ReadOnly, cfg.BusyTimeout.Seconds())
 			}
 		})
+	}
+}
+
+// countedBackend records its sessions and whether it was closed.
+type countedBackend struct {
+	name   string
+	closed atomic.Bool
+}
+
+type nopSession struct{ backends.Session }
+
+func (nopSession) Close() error { return nil }
+
+func (b *countedBackend) Open(context.Context, backends.SessionParams) (backends.Session, error) {
+	return nopSession{}, nil
+}
+func (b *countedBackend) Ping(context.Context) error               { return nil }
+func (b *countedBackend) Describe(context.Context) (string, error) { return b.name, nil }
+func (b *countedBackend) Close() error                             { b.closed.Store(true); return nil }
+
+// Reload: a changed section gets a new backend and its old one closes when
+// its last session ends; an unchanged section keeps its backend.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	write := func(localURL string) *secrets.Config {
+		file := filepath.Join(dir, "secrets.toml")
+		body := "[connections.local]\nurl = \"" + localURL + "\"\n[connections.steady]\nurl = \"sqlite:///steady.db\"\n"
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	var opened []*countedBackend
+	r := New(write("sqlite:///one.db"), Options{Openers: map[string]Opener{"sqlite": func(_ context.Context, c *secrets.Connection) (backends.Backend, error) {
+		b := &countedBackend{name: c.Name + " " + c.Database}
+		opened = append(opened, b)
+		return b, nil
+	}}})
+	ctx := context.Background()
+	_, local, err := r.Route(ctx, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, steady, err := r.Route(ctx, "steady")
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := local.Open(ctx, backends.SessionParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed := r.Reload(write("sqlite:///two.db")); fmt.Sprint(changed) != "[local]" {
+		t.Fatalf("changed = %v", changed)
+	}
+	_, local2, _ := r.Route(ctx, "local")
+	_, steady2, _ := r.Route(ctx, "steady")
+	if local2 == local || steady2 != steady {
+		t.Fatal("the changed section kept its backend, or the unchanged one lost it")
+	}
+	if d, _ := local2.Describe(ctx); d != "local two.db" {
+		t.Fatalf("new backend: %s", d)
+	}
+	if opened[0].closed.Load() {
+		t.Fatal("the old backend closed under an open session")
+	}
+	session.Close()
+	if !opened[0].closed.Load() {
+		t.Fatal("the old backend stayed open after its last session")
+	}
+	if opened[1].closed.Load() || opened[2].closed.Load() {
+		t.Fatal("a backend in use was closed")
 	}
 }

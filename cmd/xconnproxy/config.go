@@ -55,6 +55,11 @@ type env struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	signals <-chan os.Signal
+	// hup asks for a reload of the secrets files (SIGHUP).
+	hup <-chan os.Signal
+	// pollEvery is how often the secrets files are checked for changes;
+	// zero means DefaultPollInterval.
+	pollEvery time.Duration
 	// ready, when set, receives the listener address once serving.
 	ready chan<- string
 	// home and dir override the default secrets search (tests).

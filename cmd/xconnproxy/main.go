@@ -12,5 +12,8 @@ import (
 func main() {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	os.Exit(run(context.Background(), os.Args[1:], env{lookup: os.LookupEnv, stdout: os.Stdout, stderr: os.Stderr, signals: sig}))
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	os.Exit(run(context.Background(), os.Args[1:], env{lookup: os.LookupEnv, stdout: os.Stdout, stderr: os.Stderr,
+		signals: sig, hup: hup}))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -251,4 +252,125 @@ func TestServeAndSignal(t *testing.T) {
 	if _, err := c.Exec(ctx, "SELECT 1"); err == nil {
 		t.Fatal("session still open after shutdown")
 	}
+}
+
+// Editing the secrets file under a running proxy: the changed connection
+// moves to its new database for new sessions (a session already open
+// stays where it is), the unchanged one keeps its sessions, a file that
+// does not parse changes nothing, and SIGHUP reloads too.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	db := func(name string) string { return "sqlite:///" + filepath.Join(dir, name) }
+	body := func(moved string) string {
+		return "[connections.moving]\nurl = \"" + db(moved) + "\"\n[connections.steady]\nurl = \"" + db("steady.db") + "\"\n" +
+			"[connections.one]\nurl = \"" + db("one.db") + "\"\n[connections.two]\nurl = \"" + db("two.db") + "\"\n"
+	}
+	file := writeFile(t, dir, "s.toml", body("one.db"))
+	sig, hup := make(chan os.Signal, 2), make(chan os.Signal, 1)
+	ready := make(chan string, 1)
+	e, _, _ := testEnv(t)
+	errb := &syncBuffer{}
+	e.stderr = errb
+	e.signals, e.hup, e.ready, e.pollEvery = sig, hup, ready, 20*time.Millisecond
+	done := make(chan int, 1)
+	go func() { done <- run(context.Background(), []string{"--secrets", file, "--listen", "127.0.0.1:0"}, e) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("exited early with %d: %s", code, errb)
+	}
+	defer func() { sig <- syscall.SIGTERM; <-done }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	connect := func(name string) *pgx.Conn {
+		c, err := pgx.Connect(ctx, "postgres://me@"+addr+"/"+name+"?sslmode=disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c
+	}
+	which := func(c *pgx.Conn) string {
+		var s string
+		if err := c.QueryRow(ctx, "SELECT v FROM which").Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, name := range []string{"one", "two"} {
+		if _, err := connect(name).Exec(ctx, "CREATE TABLE which (v TEXT); INSERT INTO which VALUES ('"+name+"')"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, dir, "s.toml", body("one.db"))
+	waitFor(t, ctx, func() bool { return which(connect("moving")) == "one" })
+	old := connect("moving")
+	steady := connect("steady")
+	if _, err := steady.Exec(ctx, "CREATE TABLE IF NOT EXISTS s (x INT)"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := old.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "s.toml", body("two.db"))
+	waitFor(t, ctx, func() bool { return which(connect("moving")) == "two" })
+	var s string
+	if err := tx.QueryRow(ctx, "SELECT v FROM which").Scan(&s); err != nil || s != "one" {
+		t.Fatalf("the open session moved: %q %v", s, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := steady.Exec(ctx, "INSERT INTO s VALUES (1)"); err != nil {
+		t.Fatalf("the unchanged connection's session broke: %v", err)
+	}
+	// A file that does not parse: nothing changes.
+	writeFile(t, dir, "s.toml", "[connections.moving\nurl = broken")
+	time.Sleep(100 * time.Millisecond) // several polls
+	if got := which(connect("moving")); got != "two" {
+		t.Fatalf("after a broken file: %s", got)
+	}
+	if !strings.Contains(errb.String(), "secrets reload failed") {
+		t.Fatalf("the broken file was not reported: %s", errb)
+	}
+	// SIGHUP reloads at once (the poll would too, later).
+	e2 := body("one.db")
+	if err := os.WriteFile(file, []byte(e2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup <- syscall.SIGHUP
+	waitFor(t, ctx, func() bool { return which(connect("moving")) == "one" })
+}
+
+// waitFor polls cond until it holds or ctx ends.
+func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer the proxy's loggers may write while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"syscall"
 	"time"
 
@@ -117,6 +119,9 @@ func serve(ctx context.Context, st settings, cfg *secrets.Config, reg *routing.R
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchSecrets(wctx, e, cfg, reg, rc, log)
 
 	select {
 	case err := <-served:
@@ -180,4 +185,69 @@ func logCacheStats(ctx context.Context, c *cache.Cache, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// DefaultPollInterval is how often the secrets files are checked for
+// changes, as Streamlit watches its own.
+const DefaultPollInterval = 2 * time.Second
+
+// watchSecrets reloads the configuration on SIGHUP and when a secrets file
+// changes (its size, time or content; polled). A file that does not load
+// leaves the running configuration in place.
+func watchSecrets(ctx context.Context, e env, cfg *secrets.Config, reg *routing.Registry, rc *cache.Cache, log *slog.Logger) {
+	every := e.pollEvery
+	if every <= 0 {
+		every = DefaultPollInterval
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	files := cfg.Files
+	last := stampFiles(files)
+	reload := func(why string) {
+		next, err := secrets.Load(secrets.LoadOptions{Files: files, LookupEnv: e.lookup})
+		if err != nil {
+			log.Error("secrets reload failed; the running configuration stays", "why", why, "err", err)
+			return
+		}
+		changed := reg.Reload(next)
+		for _, name := range changed {
+			if rc != nil {
+				rc.InvalidateAll(name)
+			}
+			if err, bad := next.Invalid[name]; bad {
+				log.Error("connection is misconfigured; clients asking for it get an error", "connection", name, "err", err)
+			}
+		}
+		log.Info("configuration reloaded", "why", why, "changed", changed)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.hup:
+			last = stampFiles(files)
+			reload("SIGHUP")
+		case <-tick.C:
+			if s := stampFiles(files); s != last {
+				last = s
+				reload("a secrets file changed")
+			}
+		}
+	}
+}
+
+// stampFiles summarises the secrets files' contents; a missing file counts
+// too, so that one appearing is a change.
+func stampFiles(files []string) string {
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintf(h, "%s\x00missing\x00", f)
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", f, len(b))
+		h.Write(b)
+	}
+	return string(h.Sum(nil))
 }
