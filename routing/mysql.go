@@ -52,7 +52,7 @@ var mysqlKnown = []string{
 // "30s"), pool_idle_timeout (default "10m"; "0" keeps idle connections).
 func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 	cfg := mysql.Config{
-		Name: c.Name, Host: c.Host, Port: c.Port,
+		Name: c.Name, MariaDB: c.Dialect == secrets.MariaDB, Host: c.Host, Port: c.Port,
 		User: c.Username, Password: c.Password, Database: c.Database,
 	}
 	q := c.Query

@@ -184,6 +184,12 @@ func decodeValue(m *pgtype.Map, oid uint32, format int16, raw []byte) (any, erro
 // any value.
 func coerceUntyped(oid uint32, s string) any {
 	switch oid {
+	case pgtype.Int8OID, pgtype.Int4OID, pgtype.Int2OID:
+		// MySQL takes no text where it needs an integer (LIMIT ?); SQLite's
+		// integer affinity would have made the same number of it.
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n
+		}
 	case pgtype.BoolOID:
 		if b, ok := ParseBool(s); ok {
 			return b

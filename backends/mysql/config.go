@@ -20,6 +20,9 @@ import (
 type Config struct {
 	// Name is the connection's section name, used in messages.
 	Name string
+	// MariaDB says the section names MariaDB (mariadb://), for messages
+	// before the first connection; the server's version decides after.
+	MariaDB bool
 	// Host is the server's host name or address. "" means 127.0.0.1.
 	Host string
 	// Port is the server's TCP port. Zero means 3306.

@@ -138,6 +138,12 @@ func (d *Dialect) Error(err error) *pgcode.Error {
 		return pgcode.WithHint(pgcode.ProtocolViolation, pc.Error(),
 			"A ? in the statement text is a placeholder to "+d.Name()+"; write $1, $2... for parameters and put a literal ? in quotes.")
 	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("could not connect to the %s server: %v", d.Name(), err),
+			Hint:    "Check the host, port or unix_socket of the connection, and that the server is running."}
+	}
 	if lostConnection(err) {
 		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
 			Message: fmt.Sprintf("the connection to the %s server was lost: %v", d.Name(), err),

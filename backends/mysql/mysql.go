@@ -37,6 +37,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	c := &connector{inner: inner, cfg: &cfg, schema: newSchema(false)}
+	c.mariadb.Store(cfg.MariaDB)
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(cfg.poolSize())
 	db.SetMaxIdleConns(cfg.poolSize())
@@ -155,9 +156,20 @@ func (d *Dialect) BeginStatements(readOnly bool, isolation string) []string {
 	return append(out, "START TRANSACTION")
 }
 
-// PassShow sends MySQL's own SHOW statements (SHOW TABLES, SHOW CREATE
-// TABLE, SHOW WARNINGS...) to the server.
-func (d *Dialect) PassShow(string) bool { return true }
+// showWords are MySQL's and MariaDB's one-word SHOW statements. SHOW of
+// any other single name is PostgreSQL's SHOW parameter (42704 when the
+// name is unknown); SHOW with more words (SHOW CREATE TABLE t, SHOW
+// COLUMNS FROM t) always reaches the server.
+var showWords = map[string]bool{
+	"tables": true, "databases": true, "schemas": true, "warnings": true, "errors": true, "variables": true,
+	"status": true, "processlist": true, "engines": true, "grants": true, "plugins": true, "privileges": true,
+	"charset": true, "collation": true, "profiles": true, "profile": true, "events": true, "triggers": true,
+	"replicas": true, "slaves": true, "authors": true, "contributors": true, "locales": true,
+}
+
+// PassShow sends MySQL's own one-word SHOW statements (SHOW TABLES, SHOW
+// WARNINGS...) to the server.
+func (d *Dialect) PassShow(name string) bool { return showWords[strings.ToLower(name)] }
 
 // reservedVars are the session variables the proxy's correctness rests on:
 // SET of one is answered as PostgreSQL answers an unknown parameter (42704)
