@@ -207,6 +207,8 @@ func (cn *conn) note(query string) sqltext.Info {
 	temporary := word(1) == "TEMPORARY" || word(2) == "TEMPORARY" // CREATE [OR REPLACE] TEMPORARY TABLE, DROP TEMPORARY TABLE
 	selectInto := strings.HasPrefix(info.Command, "SELECT")       // SELECT ... INTO @var is DDL to Classify
 	if info.Kind == sqltext.DDL && !temporary && !selectInto {
+		// Forget the cached schema now and again when the statement has
+		// run (schemaChanged): a lookup in between may read the old one.
 		cn.c.schema.invalidate()
 	}
 	if cn.dirty != "" {
@@ -245,21 +247,34 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 	return cn.PrepareContext(context.Background(), query)
 }
 
-// PrepareContext prepares on the server. A statement MySQL cannot prepare
-// (error 1295: some SHOW, CREATE PROCEDURE ... BEGIN ... END) runs through
-// the text protocol instead, without parameters.
+// PrepareContext prepares a statement with placeholders on the server. One
+// without runs through the text protocol: a single round trip, where a
+// server-side statement costs a prepare, an execute and a close, and the
+// simple protocol sends every statement with its values written in; so does
+// a statement MySQL cannot prepare (error 1295: CREATE PROCEDURE ... BEGIN
+// ... END and the like).
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	cn.settle()
 	info := cn.note(query)
+	text := func() *textStmt {
+		ts := &textStmt{cn: cn, query: query, info: info}
+		if info.Returning || rowsWord(query) {
+			ts.json = cn.jsonColumns(ctx, query)
+		}
+		return ts
+	}
+	if !strings.Contains(query, "?") {
+		return text(), nil
+	}
 	st, err := cn.inner.(driver.ConnPrepareContext).PrepareContext(context.WithoutCancel(ctx), query)
 	if err != nil {
 		var me *gomysql.MySQLError
 		if errors.As(err, &me) && me.Number == 1295 {
-			return &textStmt{cn: cn, query: query}, nil
+			return text(), nil
 		}
 		return nil, err
 	}
-	s := &stmt{inner: st, cn: cn, query: query}
+	s := &stmt{inner: st, cn: cn, query: query, info: info}
 	if fields, ok := stmtFields(st); ok && cn.meta {
 		s.fields, s.described = fields, true
 	}
@@ -268,6 +283,14 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 		s.json = cn.jsonColumns(ctx, query)
 	}
 	return s, nil
+}
+
+// schemaChanged forgets the cached schema after a statement that may have
+// changed it (see note) has run.
+func (cn *conn) schemaChanged(info sqltext.Info) {
+	if info.Kind == sqltext.DDL {
+		cn.c.schema.invalidate()
+	}
 }
 
 // rowsWord reports statements that return rows whatever a prepare
@@ -330,12 +353,13 @@ func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 // PrepareContext.
 func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
 	cn.settle()
-	cn.note(query)
+	info := cn.note(query)
 	var res driver.Result
 	err := cn.guard(ctx, func(ctx context.Context) (err error) {
 		res, err = cn.inner.(driver.ExecerContext).ExecContext(ctx, query, args)
 		return err
 	})
+	cn.schemaChanged(info)
 	return res, err
 }
 
@@ -421,6 +445,7 @@ type stmt struct {
 	inner     driver.Stmt
 	cn        *conn
 	query     string
+	info      sqltext.Info
 	fields    []field // the result's columns, as the prepare response gave them
 	described bool    // fields is the prepare response's answer
 	rows      bool    // the statement returns rows
@@ -488,6 +513,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		res, err = s.inner.(driver.StmtExecContext).ExecContext(ctx, args)
 		return err
 	})
+	s.cn.schemaChanged(s.info)
 	return res, err
 }
 
@@ -515,11 +541,13 @@ func named(args []driver.Value) []driver.NamedValue {
 	return out
 }
 
-// textStmt is a statement MySQL cannot prepare, run through the text
-// protocol; it takes no parameters.
+// textStmt is a statement run through the text protocol (see
+// PrepareContext); it takes no parameters.
 type textStmt struct {
 	cn    *conn
 	query string
+	info  sqltext.Info
+	json  map[string]bool
 }
 
 func (s *textStmt) Close() error  { return nil }
@@ -537,14 +565,30 @@ func (s *textStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 	if len(args) > 0 {
 		return nil, &paramCountError{want: 0, got: len(args)}
 	}
-	return s.cn.ExecContext(ctx, s.query, nil)
+	s.cn.settle()
+	var res driver.Result
+	err := s.cn.guard(ctx, func(ctx context.Context) (err error) {
+		res, err = s.cn.inner.(driver.ExecerContext).ExecContext(ctx, s.query, nil)
+		return err
+	})
+	s.cn.schemaChanged(s.info)
+	return res, err
 }
 
 func (s *textStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	if len(args) > 0 {
 		return nil, &paramCountError{want: 0, got: len(args)}
 	}
-	return s.cn.QueryContext(ctx, s.query, nil)
+	s.cn.settle()
+	var r driver.Rows
+	err := s.cn.guard(ctx, func(ctx context.Context) (err error) {
+		r, err = s.cn.inner.(driver.QueryerContext).QueryContext(ctx, s.query, nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.cn.newRows(ctx, r, s.json), nil
 }
 
 // rows is a result being read: from the server, or from memory once a

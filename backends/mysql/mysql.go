@@ -216,7 +216,7 @@ func (cn *conn) describe(ctx context.Context, query string) ([]bridge.Column, er
 	st, err := cn.inner.(driver.ConnPrepareContext).PrepareContext(context.WithoutCancel(ctx), query)
 	var me *gomysql.MySQLError
 	if errors.As(err, &me) && me.Number == 1295 && safeToRun(query) {
-		return cn.describeByRunning(ctx, &textStmt{cn: cn, query: query}, query)
+		return cn.describeByRunning(ctx, &textStmt{cn: cn, query: query, info: sqltext.Classify(query)}, query)
 	}
 	if err != nil {
 		return nil, err
