@@ -249,6 +249,14 @@ func (cfg *Config) driverConfig() (*gomysql.Config, error) {
 	}
 	dc.TLS = t
 	dc.AllowFallbackToPlaintext = cfg.TLS.Mode == "" || cfg.TLS.Mode == TLSPreferred
+	// A clear-text password (PAM, LDAP, cloud IAM logins) only where it
+	// cannot be read on the way: TLS that is required, or a local socket.
+	switch {
+	case cfg.Socket != "":
+		dc.AllowCleartextPasswords = true
+	case cfg.TLS.Mode == TLSRequired || cfg.TLS.Mode == TLSVerifyCA || cfg.TLS.Mode == TLSVerifyIdentity:
+		dc.AllowCleartextPasswords = true
+	}
 	return dc, nil
 }
 

@@ -43,6 +43,19 @@ func TestDriverConfig(t *testing.T) {
 	if dc.Net != "unix" || dc.Addr != "/run/mysqld/mysqld.sock" || dc.TLS != nil {
 		t.Errorf("socket: net=%s addr=%s tls=%v", dc.Net, dc.Addr, dc.TLS)
 	}
+	for _, tt := range []struct {
+		cfg  Config
+		want bool
+	}{{Config{}, false}, {Config{TLS: TLSConfig{Mode: TLSPreferred}}, false}, {Config{TLS: TLSConfig{Mode: TLSRequired}}, true},
+		{Config{TLS: TLSConfig{Mode: TLSVerifyIdentity}}, true}, {Config{Socket: "/s"}, true}} {
+		dc, err := tt.cfg.driverConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dc.AllowCleartextPasswords != tt.want {
+			t.Errorf("%+v: clear-text passwords allowed = %v, want %v (only over required TLS or a socket)", tt.cfg, dc.AllowCleartextPasswords, tt.want)
+		}
+	}
 	if (&Config{}).Addr() != "127.0.0.1:3306" {
 		t.Errorf("default address %s", (&Config{}).Addr())
 	}

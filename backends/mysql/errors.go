@@ -138,6 +138,13 @@ func (d *Dialect) Error(err error) *pgcode.Error {
 		return pgcode.WithHint(pgcode.ProtocolViolation, pc.Error(),
 			"A ? in the statement text is a placeholder to "+d.Name()+"; write $1, $2... for parameters and put a literal ? in quotes.")
 	}
+	if e := connectError(d.Name(), err); e != nil {
+		return e
+	}
+	if errors.Is(err, gomysql.ErrPktTooLarge) {
+		return pgcode.WithHint(pgcode.ProgramLimitExceeded, "the statement is larger than the server's max_allowed_packet",
+			"Send smaller statements or values, or raise max_allowed_packet on the server.")
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
 		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
@@ -150,6 +157,28 @@ func (d *Dialect) Error(err error) *pgcode.Error {
 			Hint:    "The statement in progress may or may not have completed. Reconnect."}
 	}
 	return pgcode.New(pgcode.InternalError, err.Error())
+}
+
+// connectError maps the driver's errors about starting a connection: TLS
+// the server does not offer and login methods the proxy does not use.
+func connectError(product string, err error) *pgcode.Error {
+	fatal := func(code, msg, hint string) *pgcode.Error {
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: code, Message: msg, Hint: hint}
+	}
+	switch {
+	case errors.Is(err, gomysql.ErrNoTLS):
+		return fatal(pgcode.SQLClientUnableToEstablishConn, "the "+product+" server does not offer TLS, which the connection requires",
+			"Enable TLS on the server, or drop ssl_mode (or ssl, ssl_ca) from the connection to accept an unencrypted one.")
+	case errors.Is(err, gomysql.ErrCleartextPassword):
+		return fatal(pgcode.InvalidAuthorizationSpec, "the "+product+" user logs in with a clear-text password (mysql_clear_password)",
+			"The proxy sends a clear-text password only over TLS or a Unix socket: set ssl_mode=required (or stronger) on the connection.")
+	case errors.Is(err, gomysql.ErrOldPassword), errors.Is(err, gomysql.ErrNativePassword), errors.Is(err, gomysql.ErrUnknownPlugin):
+		return fatal(pgcode.InvalidAuthorizationSpec, "the "+product+" user's authentication method is not supported: "+err.Error(),
+			"Supported: mysql_native_password, caching_sha2_password, sha256_password, client_ed25519, and mysql_clear_password over TLS.")
+	case errors.Is(err, gomysql.ErrOldProtocol):
+		return fatal(pgcode.SQLClientUnableToEstablishConn, "the "+product+" server is too old (protocol 4.1 or later is required)", "")
+	}
+	return nil
 }
 
 // lostConnection reports errors after which the server connection cannot

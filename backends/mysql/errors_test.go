@@ -65,6 +65,9 @@ func TestErrorMapping(t *testing.T) {
 		{"cannot connect", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, pgcode.SQLClientUnableToEstablishConn, true},
 		{"network", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, pgcode.ConnectionFailure, true},
 		{"placeholder count", &paramCountError{want: 2, got: 1}, pgcode.ProtocolViolation, false},
+		{"no TLS", gomysql.ErrNoTLS, pgcode.SQLClientUnableToEstablishConn, true},
+		{"clear-text password", gomysql.ErrCleartextPassword, pgcode.InvalidAuthorizationSpec, true},
+		{"packet too large", gomysql.ErrPktTooLarge, pgcode.ProgramLimitExceeded, false},
 		{"already mapped", pgcode.New(pgcode.QueryCanceled, "x"), pgcode.QueryCanceled, false},
 		{"other", errors.New("something else"), pgcode.InternalError, false},
 	}

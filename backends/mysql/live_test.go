@@ -330,3 +330,74 @@ func TestPlaceholdersOnTheServer(t *testing.T) {
 		t.Errorf("%s: %q %q %v", q, s1, s2, err)
 	}
 }
+
+// The server's own socket (@@socket), when this machine has it, serves the
+// same database as TCP.
+func TestUnixSocket(t *testing.T) {
+	b := openTest(t, nil)
+	c := testConn(t, b)
+	var sock string
+	if err := c.QueryRowContext(context.Background(), "SELECT COALESCE(@@socket, '')").Scan(&sock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); sock == "" || err != nil {
+		t.Skipf("the server's socket %q is not on this machine", sock)
+	}
+	bs := openTest(t, func(cfg *Config) { cfg.Socket, cfg.Host, cfg.Port = sock, "", 0 })
+	var db, via string
+	err := testConn(t, bs).QueryRowContext(context.Background(),
+		"SELECT DATABASE(), (SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID())").Scan(&db, &via)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db != cfg(t).Database || strings.Contains(via, ":") {
+		t.Errorf("over the socket: database %q, client host %q (a TCP client has a port)", db, via)
+	}
+}
+
+func cfg(t *testing.T) Config {
+	c, err := secrets.ParseURL(testURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Database: c.Database}
+}
+
+// ssl_mode=required fails against a server without TLS, with an error
+// that says so; the default (preferred) falls back to plain text. Against
+// a server with TLS, required encrypts.
+func TestTLSAgainstTheServer(t *testing.T) {
+	b := openTest(t, nil)
+	var name, haveSSL string
+	if err := testConn(t, b).QueryRowContext(context.Background(), "SHOW VARIABLES LIKE 'have_ssl'").Scan(&name, &haveSSL); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _ := secrets.ParseURL(testURL())
+	if c.Query["unix_socket"] != "" {
+		t.Skip("the test server is reached over a socket")
+	}
+	req := Config{Host: c.Host, Port: c.Port, User: c.Username, Password: c.Password, Database: c.Database,
+		TLS: TLSConfig{Mode: TLSRequired}}
+	rb, err := Open(ctx, req)
+	if haveSSL != "YES" {
+		if err == nil {
+			rb.Close()
+			t.Fatal("ssl_mode=required connected to a server without TLS")
+		}
+		var pe *pgcode.Error
+		if !errors.As(err, &pe) || pe.Code != pgcode.SQLClientUnableToEstablishConn || !strings.Contains(pe.Message, "TLS") {
+			t.Errorf("error %v, want 08001 saying the server offers no TLS", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("ssl_mode=required against a server with TLS: %v", err)
+	}
+	defer rb.Close()
+	var v, cipher string
+	if err := testConn(t, rb).QueryRowContext(ctx, "SHOW STATUS LIKE 'Ssl_cipher'").Scan(&v, &cipher); err != nil || cipher == "" {
+		t.Errorf("not encrypted: cipher %q, %v", cipher, err)
+	}
+}
