@@ -108,6 +108,7 @@ func (cn *conn) setup(ctx context.Context) error {
 	}
 	mariadb := strings.Contains(strings.ToLower(rs[0][1]), "mariadb")
 	cn.c.mariadb.Store(mariadb)
+	cn.c.schema.mariadb.Store(mariadb)
 	if caps := structField(cn.inner, "extCapabilities"); caps.IsValid() && caps.CanUint() {
 		cn.meta = caps.Uint()&cacheMetadata != 0
 	}

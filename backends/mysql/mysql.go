@@ -36,7 +36,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &connector{inner: inner, cfg: &cfg, schema: newSchema(false)}
+	c := &connector{inner: inner, cfg: &cfg, schema: newSchema(cfg.MariaDB)}
 	c.mariadb.Store(cfg.MariaDB)
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(cfg.poolSize())
@@ -47,7 +47,6 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, d.Error(err)
 	}
-	c.schema.mariadb = c.mariadb.Load()
 	return &Backend{Backend: bridge.New(db, d, bridge.Options{ZonelessTimestamps: true}), cfg: cfg}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xconnproxy/xconnproxy/internal/sqltext"
@@ -25,7 +26,7 @@ import (
 // untyped here (parameters keep MySQL's own conversions, JSON reads as
 // text).
 type schema struct {
-	mariadb bool          // look for json_valid() checks
+	mariadb atomic.Bool   // look for json_valid() checks; set when a connection learns the server
 	ttl     time.Duration // how long an entry is trusted
 	now     func() time.Time
 
@@ -48,7 +49,9 @@ type columnInfo struct {
 }
 
 func newSchema(mariadb bool) *schema {
-	return &schema{mariadb: mariadb, ttl: schemaTTL, now: time.Now, tables: map[string]*tableInfo{}}
+	s := &schema{ttl: schemaTTL, now: time.Now, tables: map[string]*tableInfo{}}
+	s.mariadb.Store(mariadb)
+	return s
 }
 
 // runner runs a query without parameters and returns its rows as text.
@@ -114,7 +117,7 @@ func (s *schema) lookup(ctx context.Context, run runner, names []string) (map[st
 func (s *schema) columnsQuery(names []string) string {
 	var b strings.Builder
 	b.WriteString("SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, ")
-	if s.mariadb {
+	if s.mariadb.Load() {
 		b.WriteString("EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA" +
 			" AND k.TABLE_NAME = c.TABLE_NAME AND k.CHECK_CLAUSE = CONCAT('json_valid(`', c.COLUMN_NAME, '`)'))")
 	} else {
@@ -186,6 +189,9 @@ func tableRefs(toks []sqltext.Token) []tableRef {
 		i++
 		if i+1 < len(toks) && toks[i].Text == "." && isName(i+1) {
 			return i + 2 // db.table: another database
+		}
+		if name == "" {
+			return i // "" or an unterminated quote: no name
 		}
 		r := tableRef{name: strings.ToLower(name)}
 		if upper(i) == "AS" {
