@@ -507,6 +507,39 @@ func TestMySQLErrorCodes(t *testing.T) {
 	}
 }
 
+// A zero date (which the server's sql_mode may allow) has no PostgreSQL
+// value: reading it fails with 22007 rather than inventing year 1.
+func TestMySQLZeroDate(t *testing.T) {
+	p, prefix := mysqlProxy(t, "local", "")
+	c := p.Connect(t, "local")
+	mustExec(t, c, "CREATE TABLE "+prefix+"zd (d DATE)")
+	if _, err := c.Exec(ctxT(t), "INSERT INTO "+prefix+"zd VALUES ('0000-00-00')"); err != nil {
+		t.Skipf("the server's sql_mode refuses zero dates: %v", err)
+	}
+	var d pgtype.Date
+	err := c.QueryRow(ctxT(t), "SELECT d FROM "+prefix+"zd").Scan(&d)
+	wantCode(t, err, "22007")
+	if got := queryString(t, c, "SELECT 'still here'"); got != "still here" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// With every server connection of the section taken, a new client waits
+// pool_timeout and then gets FATAL 53300.
+func TestMySQLPoolTimeout(t *testing.T) {
+	p, _ := mysqlProxy(t, "small", "pool_size = 1\npool_timeout = \"200ms\"")
+	first := p.Connect(t, "small")
+	err := connectErr(t, p.URL("small"))
+	pe := wantCode(t, err, "53300")
+	if pe.Severity != "FATAL" {
+		t.Errorf("severity %s", pe.Severity)
+	}
+	first.Close(context.Background())
+	if err := connectErr(t, p.URL("small")); err != nil {
+		t.Fatalf("after the first client left: %v", err)
+	}
+}
+
 // TestMySQLLockErrors: a lock wait that times out is 55P03, a deadlock
 // 40P01, and both sessions go on.
 func TestMySQLLockErrors(t *testing.T) {
