@@ -72,7 +72,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 
 // conn is one server connection. database/sql uses it from one goroutine
 // at a time (it holds the connection's lock around every driver call), which
-// is what makes active and dirty safe without a lock of their own.
+// is what makes open and dirty safe without a lock of their own.
 type conn struct {
 	inner driver.Conn
 	c     *connector
