@@ -106,6 +106,8 @@ var errorCodes = map[uint16]string{
 	1153: pgcode.ProgramLimitExceeded,      // ER_NET_PACKET_TOO_LARGE
 	1118: pgcode.ProgramLimitExceeded,      // ER_TOO_BIG_ROWSIZE
 	1105: pgcode.InternalError,             // ER_UNKNOWN_ERROR
+	2006: pgcode.ConnectionFailure,         // CR_SERVER_GONE_ERROR (client libraries' numbers)
+	2013: pgcode.ConnectionFailure,         // CR_SERVER_LOST
 	1644: "",                               // ER_SIGNAL_EXCEPTION: the SQLSTATE the SIGNAL names
 	1292: pgcode.InvalidDatetimeFormat,     // ER_TRUNCATED_WRONG_VALUE: see mapMySQLError
 	1305: pgcode.UndefinedFunction,         // ER_SP_DOES_NOT_EXIST: see mapMySQLError
@@ -213,8 +215,11 @@ func mapMySQLError(product string, me *gomysql.MySQLError) *pgcode.Error {
 		}
 	}
 	e := pgcode.New(code, me.Message)
-	if me.Number == 1045 || me.Number == 1698 || me.Number == 1040 || me.Number == 1203 {
-		e.Severity = pgcode.SeverityFatal // no session can start
+	switch me.Number {
+	case 1045, 1698, 1040, 1203: // no session can start
+		e.Severity = pgcode.SeverityFatal
+	case 2006, 2013, 1927: // the server connection is gone
+		e.Severity = pgcode.SeverityFatal
 	}
 	e.Detail = fmt.Sprintf("%s error %d (SQLSTATE %s)", product, me.Number, state)
 	return e

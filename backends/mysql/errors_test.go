@@ -53,6 +53,8 @@ func TestErrorMapping(t *testing.T) {
 		{"savepoint", myErr(1305, "42000", "SAVEPOINT sp does not exist"), pgcode.InvalidSavepointSpecification, false},
 		{"function", myErr(1305, "42000", "FUNCTION test.f does not exist"), pgcode.UndefinedFunction, false},
 		{"interrupted", myErr(1317, "70100", "Query execution was interrupted"), pgcode.QueryCanceled, false},
+		{"server gone", myErr(2006, "HY000", "MySQL server has gone away"), pgcode.ConnectionFailure, true},
+		{"connection killed", myErr(1927, "70100", "Connection was killed"), pgcode.AdminShutdown, true},
 		{"read only transaction", myErr(1792, "25006", "Cannot execute statement in a READ ONLY transaction"), pgcode.ReadOnlySQLTransaction, false},
 		{"signal keeps its state", myErr(1644, "P0001", "custom"), "P0001", false},
 		{"unmapped standard class passes", myErr(9999, "22023", "x"), "22023", false},
