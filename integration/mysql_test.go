@@ -965,6 +965,27 @@ func TestMySQLSessionCommands(t *testing.T) {
 	if v := queryString(t, c, "SHOW TABLES LIKE '"+prefix+"%'"); v != prefix+"shown" {
 		t.Errorf("SHOW TABLES LIKE = %q", v)
 	}
+	first := func(q string) any {
+		rows, err := c.Query(ctxT(t), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			t.Fatalf("%s: no row (%v)", q, rows.Err())
+		}
+		vals, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vals[0]
+	}
+	if v := first("DESCRIBE " + prefix + "shown"); v != "id" {
+		t.Errorf("DESCRIBE's first field = %v", v)
+	}
+	if v := first("SHOW CREATE TABLE " + prefix + "shown"); v != prefix+"shown" {
+		t.Errorf("SHOW CREATE TABLE's first column = %v", v)
+	}
 	mustExec(t, c, "SET SESSION group_concat_max_len = 12345")
 	if v := queryString(t, c, "SELECT CAST(@@SESSION.group_concat_max_len AS CHAR)"); v != "12345" {
 		t.Errorf("group_concat_max_len = %q after SET", v)
