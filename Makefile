@@ -37,3 +37,4 @@ fuzz: ## a short run of every fuzz target
 	$(GO) test -run '^$$' -fuzz FuzzParamTypes -fuzztime 20s ./backends/sqlite/
 	$(GO) test -run '^$$' -fuzz FuzzRewriteCasts -fuzztime 20s ./backends/sqlite/
 	$(GO) test -run '^$$' -fuzz FuzzKeywordValue -fuzztime 20s ./backends/postgres/
+	$(GO) test -run '^$$' -fuzz FuzzParamTypes -fuzztime 20s ./backends/mysql/

@@ -1,6 +1,6 @@
 // Package backends defines what the proxy needs from a data source and holds
 // the implementations: the shared SQL bridge (backends/bridge) and its dialects
-// (backends/sqlite, and later mysql), and PostgreSQL pass-through.
+// (backends/sqlite, backends/mysql), and PostgreSQL pass-through.
 //
 // Every backend speaks PostgreSQL protocol messages to the proxy session: it
 // consumes the frontend messages a client sent (Query, Parse, Bind, Describe,

@@ -17,6 +17,8 @@ func DefaultOpeners() map[string]Opener {
 	return map[string]Opener{
 		"sqlite":     OpenSQLite,
 		"postgresql": OpenPostgres,
+		"mysql":      OpenMySQL,
+		"mariadb":    OpenMySQL,
 	}
 }
 

@@ -296,6 +296,10 @@ func (t *tracked) Open(ctx context.Context, p backends.SessionParams) (backends.
 // shared backend.
 func (t *tracked) Close() error { return nil }
 
+// Unwrap returns the backend itself (for tests and tools that need its
+// type).
+func (t *tracked) Unwrap() backends.Backend { return t.Backend }
+
 type trackedSession struct {
 	backends.Session
 	e    *entry

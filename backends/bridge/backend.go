@@ -22,6 +22,12 @@ type Options struct {
 	// LockTimeout is how long a writer waits for the lock before failing with
 	// 55P03. Zero means 5 seconds.
 	LockTimeout time.Duration
+	// ZonelessTimestamps passes timestamptz parameters to the driver as UTC
+	// text without a zone ("2024-05-01 12:00:00.5"), which is what
+	// PostgreSQL stores when such a value meets a timestamp column with
+	// TimeZone UTC. MySQL needs this: its DATETIME input refuses a zone
+	// suffix. False keeps the zone ("...Z"), which SQLite stores as text.
+	ZonelessTimestamps bool
 }
 
 // startTime answers pg_postmaster_start_time().

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/xconnproxy/xconnproxy/internal/pgcode"
+	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
 
 // A Dialect is what differs between the data sources behind the bridge. The
@@ -41,4 +42,38 @@ type Dialect interface {
 type Column struct {
 	Name   string
 	DBType string // declared type, "" for expressions
+}
+
+// The interfaces below are optional: a Dialect implements those its data
+// source needs, and the bridge checks for them with a type assertion.
+
+// A SessionPasser is a Dialect whose data source has SHOW and SET
+// statements of its own (MySQL's SHOW TABLES, SET SESSION
+// group_concat_max_len = ...). The bridge answers SHOW and SET itself for
+// the parameters PostgreSQL has; for any other name it asks the dialect
+// whether the statement should run on the data source instead of failing
+// with 42704 as in PostgreSQL.
+type SessionPasser interface {
+	// PassShow reports whether SHOW name runs on the data source.
+	PassShow(name string) bool
+	// PassSet reports whether SET name = value runs on the data source.
+	PassSet(name string) bool
+}
+
+// A TxStarter is a Dialect that starts transactions with their modes:
+// the bridge then runs the statements it returns instead of BeginSQL.
+// isolation is the transaction's isolation level as PostgreSQL names it
+// ("read committed", "serializable", ...); readOnly says READ ONLY.
+type TxStarter interface {
+	BeginStatements(readOnly bool, isolation string) []string
+}
+
+// An ImplicitCommitter is a Dialect whose data source commits the open
+// transaction by itself before some statements (MySQL does before DDL).
+// After such a statement succeeds inside a transaction block, the bridge
+// starts a new transaction so that the block goes on as the client
+// believes, and warns the client that the work before the statement was
+// committed.
+type ImplicitCommitter interface {
+	CommitsImplicitly(info sqltext.Info, query string) bool
 }

@@ -12,7 +12,10 @@
 // (version(), current_user, ...), command tags, and value encoding with
 // pgtype in text or binary. A Dialect supplies only what differs per data
 // source: placeholder rewriting, describing a statement without running it,
-// declared-type mapping, error mapping and the BEGIN statement.
+// declared-type mapping, error mapping and the BEGIN statement; and,
+// through optional interfaces (dialect.go), what some data sources need:
+// SHOW and SET of their own, transactions started with their modes, and
+// the implicit commits of MySQL's DDL.
 //
 // Each client session pins one *sql.Conn for its life, so the data source's
 // per-connection state (temp tables, session variables) behaves like a

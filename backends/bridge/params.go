@@ -94,6 +94,12 @@ func decodeParam(m *pgtype.Map, oid uint32, format int16, raw []byte, n int) (an
 			return t.UTC().Format("2006-01-02 15:04:05.999999Z07:00"), nil
 		}
 		return t.Format("2006-01-02 15:04:05.999999"), nil
+	case pgtype.TimeOID:
+		var t pgtype.Time
+		if err := m.Scan(oid, format, raw, &t); err != nil || !t.Valid {
+			return nil, bad()
+		}
+		return clockText(t.Microseconds), nil
 	case pgtype.NumericOID:
 		var num pgtype.Numeric
 		if err := m.Scan(oid, format, raw, &num); err != nil {
@@ -178,6 +184,12 @@ func decodeValue(m *pgtype.Map, oid uint32, format int16, raw []byte) (any, erro
 // any value.
 func coerceUntyped(oid uint32, s string) any {
 	switch oid {
+	case pgtype.Int8OID, pgtype.Int4OID, pgtype.Int2OID:
+		// MySQL takes no text where it needs an integer (LIMIT ?); SQLite's
+		// integer affinity would have made the same number of it.
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n
+		}
 	case pgtype.BoolOID:
 		if b, ok := ParseBool(s); ok {
 			return b
@@ -200,4 +212,29 @@ func coerceUntyped(oid uint32, s string) any {
 		}
 	}
 	return s
+}
+
+// clockText writes a time of day (microseconds since midnight) as
+// PostgreSQL's time output does: HH:MM:SS with a fraction only when needed.
+func clockText(us int64) string {
+	s := fmt.Sprintf("%02d:%02d:%02d", us/3600e6, us/60e6%60, us/1e6%60)
+	if frac := us % 1e6; frac != 0 {
+		s += strings.TrimRight(fmt.Sprintf(".%06d", frac), "0")
+	}
+	return s
+}
+
+// zonelessTimestamp turns a timestamptz parameter (text with a zone, as
+// decodeParam and drivers write it) into UTC text without a zone; a value
+// it cannot read is left for the data source to refuse.
+func zonelessTimestamp(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	t, ok := parseTime(s)
+	if !ok {
+		return v
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.999999")
 }

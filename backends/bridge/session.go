@@ -352,13 +352,15 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 	case st.info.Tx.Op != sqltext.TxNone:
 		st.kind = kindTx
 	default:
-		if set, ok := sqltext.ParseSet(text); ok {
+		if set, ok := sqltext.ParseSet(text); ok && !s.passSet(set) {
 			st.kind, st.set = kindSet, set
+		} else if ok {
+			st.kind = kindExec // the data source's own SET (see SessionPasser)
 		} else if m, ok := parseSetTransaction(st.info.Command, text); ok {
 			st.kind, st.txModes = kindSetTx, m
 		} else if c, ok := parseCursorStmt(st.info.Command, text); ok {
 			st.kind, st.cursor = kindCursor, c
-		} else if name, ok := sqltext.ParseShow(text); ok {
+		} else if name, ok := sqltext.ParseShow(text); ok && !s.passShow(name) {
 			st.kind, st.show = kindShow, name
 		} else if st.info.Command == "DISCARD ALL" {
 			st.kind = kindDiscard
@@ -374,6 +376,32 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 		st.query, st.order = s.d.Rewrite(text)
 	}
 	return st, nil
+}
+
+// passShow reports whether SHOW name goes to the data source: a name that
+// is not a PostgreSQL setting, for a dialect that has SHOW of its own.
+func (s *Session) passShow(name string) bool {
+	sp, ok := s.d.(SessionPasser)
+	if !ok || strings.EqualFold(name, "all") || strings.Contains(name, ".") {
+		return false
+	}
+	if _, known := gucs[strings.ToLower(name)]; known {
+		return false
+	}
+	return sp.PassShow(name)
+}
+
+// passSet is passShow for SET name = value; SET LOCAL, RESET and SET ...
+// TO DEFAULT stay PostgreSQL's.
+func (s *Session) passSet(set sqltext.Set) bool {
+	sp, ok := s.d.(SessionPasser)
+	if !ok || set.All || set.Local || set.Reset || set.Default || strings.Contains(set.Name, ".") {
+		return false
+	}
+	if _, known := gucs[strings.ToLower(set.Name)]; known {
+		return false
+	}
+	return sp.PassSet(set.Name)
 }
 
 func returnsRows(info sqltext.Info) bool {
@@ -507,6 +535,9 @@ func (s *Session) bind(m *pgproto3.Bind, w backends.Writer) error {
 		}
 		if text, ok := v.(string); ok && st.paramOIDs[i] == 0 {
 			v = coerceUntyped(s.untypedParam(st, i), text)
+		}
+		if st.paramOIDs[i] == pgtype.TimestamptzOID && s.b.opts.ZonelessTimestamps {
+			v = zonelessTimestamp(v)
 		}
 		args[i] = v
 	}
@@ -692,7 +723,13 @@ func (s *Session) untypedParam(st *stmt, i int) uint32 {
 		}
 		s.paramTypes[st.query] = st.untyped
 		if st.kind == kindQuery || st.kind == kindExec {
-			types, err := s.d.ParamTypes(context.Background(), s.conn, st.query, len(st.paramOIDs))
+			// The dialect reads $n placeholders: a rewrite that renumbers
+			// them (order != nil) has lost them, so it gets the client's text.
+			q := st.query
+			if st.order != nil {
+				q = st.text
+			}
+			types, err := s.d.ParamTypes(context.Background(), s.conn, q, len(st.paramOIDs))
 			if err == nil {
 				for j, t := range types {
 					if j < len(st.untyped) && t != "" {
@@ -1094,7 +1131,31 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 		n, _ = res.RowsAffected()
 	}
 	p.done = true
+	if err := s.afterImplicitCommit(ctx, p.st, w); err != nil {
+		return err
+	}
 	return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(execTag(p.st.info, n))})
+}
+
+// afterImplicitCommit starts a new transaction on the data source when the
+// statement just run inside a transaction block made it commit (see
+// ImplicitCommitter): the block goes on as the client believes, so a later
+// ROLLBACK still undoes what follows. An explicit block gets a warning,
+// since what came before the statement can no longer be rolled back.
+func (s *Session) afterImplicitCommit(ctx context.Context, st *stmt, w backends.Writer) error {
+	ic, ok := s.d.(ImplicitCommitter)
+	if !ok || !s.open || !ic.CommitsImplicitly(st.info, st.query) {
+		return nil
+	}
+	if !s.implicit {
+		if err := w.Send(warning(pgcode.ActiveSQLTransaction, fmt.Sprintf(
+			"%s committed the open transaction before %s; the transaction block goes on in a new transaction",
+			s.d.Name(), st.info.Command))); err != nil {
+			return err
+		}
+	}
+	s.set.saves = nil // the data source's savepoints ended with its transaction
+	return s.startTx(context.WithoutCancel(ctx), s.locked, s.txReadOnly, s.set.isolation())
 }
 
 // lockForWrite takes the writer lock before a statement that may write:

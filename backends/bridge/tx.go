@@ -25,12 +25,31 @@ func (s *Session) beginTx(ctx context.Context, immediate, readOnly bool, isolati
 		}
 		s.locked = s.b.lock != nil
 	}
-	if err := s.cache.exec(ctx, s.d.BeginSQL(immediate)); err != nil {
+	if err := s.startTx(ctx, immediate, readOnly, isolation); err != nil {
 		s.unlock()
 		return err
 	}
 	s.tx, s.open, s.txReadOnly = 'T', true, readOnly
 	s.set.begin(readOnly, isolation)
+	return nil
+}
+
+// startTx runs the statements that open a transaction on the data source:
+// a TxStarter's, with the transaction's modes ("" isolation means
+// default_transaction_isolation), or BeginSQL.
+func (s *Session) startTx(ctx context.Context, immediate, readOnly bool, isolation string) error {
+	ts, ok := s.d.(TxStarter)
+	if !ok {
+		return s.cache.exec(ctx, s.d.BeginSQL(immediate))
+	}
+	if isolation == "" {
+		isolation, _ = s.set.get("default_transaction_isolation")
+	}
+	for _, q := range ts.BeginStatements(readOnly, strings.ToLower(isolation)) {
+		if err := s.cache.exec(ctx, q); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -182,6 +182,15 @@ func (e *encoder) appendValue(buf []byte, oid uint32, format int16, v any) ([]by
 			return e.encode(buf, oid, format, pgtype.Timestamptz{Time: t, Valid: true})
 		}
 		return e.encode(buf, oid, format, pgtype.Timestamp{Time: t, Valid: true})
+	case pgtype.TimeOID:
+		us, err := toClock(v)
+		if err != nil {
+			return buf, err
+		}
+		if format == textFormat {
+			return append(buf, clockText(us)...), nil
+		}
+		return binary.BigEndian.AppendUint64(buf, uint64(us)), nil
 	case pgtype.JSONOID, pgtype.JSONBOID:
 		s := appendText(nil, v, e.floatDigit)
 		if format == binaryFormat && oid == pgtype.JSONBOID {
@@ -488,4 +497,49 @@ func AppendFloat(buf []byte, f float64, bits, extraFloatDigits int) []byte {
 		return append(buf, e...)
 	}
 	return strconv.AppendFloat(buf, f, 'f', -1, bits)
+}
+
+// toClock reads a time of day as microseconds since midnight: text
+// HH:MM:SS[.ffffff] (MySQL's TIME output) or a time.Time's clock. MySQL's
+// TIME also holds durations (-838:59:59 to 838:59:59); PostgreSQL's time
+// cannot, so those fail with 22008 rather than wrap.
+func toClock(v any) (int64, error) {
+	var s string
+	switch x := v.(type) {
+	case time.Time:
+		h, m, sec := x.Clock()
+		return (int64(h)*3600+int64(m)*60+int64(sec))*1e6 + int64(x.Nanosecond()/1000), nil
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	default:
+		return 0, invalidInput(pgtype.TimeOID, v)
+	}
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	parts := strings.Split(strings.TrimPrefix(s, "-"), ":")
+	if len(parts) != 3 {
+		return 0, invalidInput(pgtype.TimeOID, v)
+	}
+	h, err1 := strconv.ParseInt(parts[0], 10, 64)
+	m, err2 := strconv.ParseInt(parts[1], 10, 64)
+	secText, fracText, _ := strings.Cut(parts[2], ".")
+	sec, err3 := strconv.ParseInt(secText, 10, 64)
+	var frac int64
+	var err4 error
+	if fracText != "" {
+		if len(fracText) > 6 {
+			fracText = fracText[:6]
+		}
+		frac, err4 = strconv.ParseInt(fracText+strings.Repeat("0", 6-len(fracText)), 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || m > 59 || sec > 59 || h < 0 || m < 0 || sec < 0 || frac < 0 {
+		return 0, invalidInput(pgtype.TimeOID, v)
+	}
+	us := ((h*60+m)*60+sec)*1e6 + frac
+	if neg && us != 0 || us > 24*3600e6 {
+		return 0, pgcode.New(pgcode.DatetimeFieldOverflow, fmt.Sprintf("time out of range: %q", s))
+	}
+	return us, nil
 }

@@ -89,6 +89,14 @@ func TestAppendValue(t *testing.T) {
 		{name: "timestamp from text", oid: pgtype.TimestampOID, v: "2024-05-01 10:20:30.5", want: "2024-05-01 10:20:30.5"},
 		{name: "json passes through", oid: pgtype.JSONOID, v: `{"a":1}`, want: `{"a":1}`},
 		{name: "jsonb binary has version", oid: pgtype.JSONBOID, format: 1, v: `{}`, wantBin: []byte{1, '{', '}'}},
+		{name: "time from MySQL text", oid: pgtype.TimeOID, v: []byte("12:34:56"), want: "12:34:56"},
+		{name: "time keeps the fraction", oid: pgtype.TimeOID, v: "07:08:09.250000", want: "07:08:09.25"},
+		{name: "time end of day", oid: pgtype.TimeOID, v: "24:00:00", want: "24:00:00"},
+		{name: "time from time.Time clock", oid: pgtype.TimeOID, v: time.Date(2024, 5, 1, 1, 2, 3, 4000, time.UTC), want: "01:02:03.000004"},
+		{name: "time binary", oid: pgtype.TimeOID, format: 1, v: "00:00:01.5", wantBin: []byte{0, 0, 0, 0, 0, 0x16, 0xe3, 0x60}},
+		{name: "time negative duration fails", oid: pgtype.TimeOID, v: "-01:00:00", err: true},
+		{name: "time beyond a day fails", oid: pgtype.TimeOID, v: "838:59:59", err: true},
+		{name: "time junk fails", oid: pgtype.TimeOID, v: "noon", err: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,6 +188,9 @@ func TestDecodeParam(t *testing.T) {
 		{name: "untyped binary is bytes", oid: 0, format: 1, raw: []byte{1, 0}, want: []byte{1, 0}},
 		{name: "bad format code", oid: 0, format: 7, raw: []byte{1}, err: true},
 		{name: "jsonb binary", oid: pgtype.JSONBOID, format: 1, raw: []byte("\x01{}"), want: "{}"},
+		{name: "time binary", oid: pgtype.TimeOID, format: 1, raw: []byte{0, 0, 0, 0x0b, 0xc0, 0x71, 0x70, 0x20}, want: "14:01:13.3"},
+		{name: "time binary whole seconds", oid: pgtype.TimeOID, format: 1, raw: []byte{0, 0, 0, 0, 0x3b, 0x9a, 0xca, 0x00}, want: "00:16:40"},
+		{name: "time text stays text", oid: pgtype.TimeOID, raw: []byte("10:00"), want: "10:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +206,28 @@ func TestDecodeParam(t *testing.T) {
 			}
 			if !tt.err && got != tt.want {
 				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestZonelessTimestamp(t *testing.T) {
+	tests := []struct {
+		name string
+		in   any
+		want any
+	}{
+		{"utc suffix", "2024-05-01 10:20:30.5Z", "2024-05-01 10:20:30.5"},
+		{"offset converts to UTC", "2024-05-01 10:20:30+02:00", "2024-05-01 08:20:30"},
+		{"short offset", "2024-05-01 00:30:00-01", "2024-05-01 01:30:00"},
+		{"no zone is kept", "2024-05-01 10:20:30", "2024-05-01 10:20:30"},
+		{"junk is left for the data source", "not a time", "not a time"},
+		{"non-text is left alone", int64(5), int64(5)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := zonelessTimestamp(tt.in); got != tt.want {
+				t.Errorf("zonelessTimestamp(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
 	}

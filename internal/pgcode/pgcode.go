@@ -36,6 +36,7 @@ const (
 	InvalidParameterValue           = "22023"
 	NumericValueOutOfRange          = "22003"
 	InvalidDatetimeFormat           = "22007"
+	DatetimeFieldOverflow           = "22008"
 	DivisionByZero                  = "22012"
 	StringDataRightTruncation       = "22001"
 	IntegrityConstraintViolation    = "23000"
