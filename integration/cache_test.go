@@ -68,6 +68,10 @@ func cacheBackends() []cacheBackend {
 		{"postgres-transaction-mode", func(t *testing.T, extra string) string {
 			return pgSecrets(t, "app", "pool_mode = \"transaction\"\n"+extra)
 		}},
+		{"mysql", func(t *testing.T, extra string) string {
+			directMySQL(t) // skips (or fails in CI) when MariaDB is down
+			return fmt.Sprintf("[connections.app]\nurl = %q\n%s\n", mysqlURL(), extra)
+		}},
 	}
 }
 
