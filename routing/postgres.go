@@ -37,7 +37,9 @@ func PostgresSection(c *secrets.Connection) postgres.Section {
 // pool_timeout (how long a client waits for a free server connection,
 // default "30s"), pool_idle_timeout (default "10m"; "0" keeps idle
 // connections), pool_min_idle (idle connections the idle timeout leaves
-// open, default 0), pool_mode ("session", the default, or "transaction":
+// open, default 0), retry_timeout (how long opening a server connection is
+// retried while the server is unreachable, default "30s"),
+// pool_max_lifetime (default "1h"; "0" keeps connections), pool_mode ("session", the default, or "transaction":
 // see postgres.TxSession).
 func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	cfg, err := postgres.ParseConfig(PostgresSection(c))
@@ -74,6 +76,21 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 				return nil, fmt.Errorf("pool_min_idle = %v: want a whole number, 0 or more", v)
 			}
 			opts.MinIdle = int(n)
+		case "retry_timeout":
+			d, err := units.Duration(v)
+			if err != nil || d == 0 {
+				return nil, fmt.Errorf("retry_timeout = %v: want a positive duration such as \"30s\"", v)
+			}
+			opts.RetryTimeout = d
+		case "pool_max_lifetime":
+			d, err := units.Duration(v)
+			if err != nil {
+				return nil, fmt.Errorf("pool_max_lifetime: %w", err)
+			}
+			if d == 0 {
+				d = -1 // keep connections
+			}
+			opts.MaxLifetime = d
 		case "pool_mode":
 			switch v {
 			case "session":

@@ -3,11 +3,13 @@ package postgres
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -36,6 +38,14 @@ type Options struct {
 	// MinIdle is how many idle connections the reaper leaves open. Zero
 	// (the default) lets it close them all.
 	MinIdle int
+	// RetryTimeout bounds how long opening a server connection is retried
+	// (with backoff from 50 ms doubling to 2 s, with jitter) while the
+	// server refuses or cannot be reached. Zero means DefaultRetryTimeout.
+	RetryTimeout time.Duration
+	// MaxLifetime closes a server connection this long (give or take a
+	// tenth, so that they do not all go at once) after it was opened, when
+	// it is next idle. Zero means DefaultMaxLifetime; negative keeps them.
+	MaxLifetime time.Duration
 	// Mode is when a client gives its server connection back: at the end of
 	// its session (SessionMode, the default) or of each transaction
 	// (TransactionMode).
@@ -59,9 +69,17 @@ const (
 
 // Defaults for Options.
 const (
-	DefaultPoolSize    = 20
-	DefaultPoolTimeout = 30 * time.Second
-	DefaultIdleTimeout = 10 * time.Minute
+	DefaultPoolSize     = 20
+	DefaultPoolTimeout  = 30 * time.Second
+	DefaultIdleTimeout  = 10 * time.Minute
+	DefaultRetryTimeout = 30 * time.Second
+	DefaultMaxLifetime  = time.Hour
+)
+
+// Backoff between attempts to open a server connection.
+const (
+	retryFirst = 50 * time.Millisecond
+	retryMax   = 2 * time.Second
 )
 
 // Backend serves sessions from a pool of PostgreSQL server connections, in
@@ -78,6 +96,15 @@ type Backend struct {
 	idle   []*serverConn // most recently used last
 	closed bool
 	stop   chan struct{}
+
+	// gen counts resets: a connection opened before the last one is
+	// closed instead of reused (a restart took the others with it).
+	gen atomic.Uint64
+	// dialMu is held by the one session that retries opening a
+	// connection while the server is unreachable; the others wait for
+	// it instead of storming the server.
+	dialMu sync.Mutex
+	down   atomic.Bool
 
 	loginMu  sync.Mutex
 	logins   map[string]*login // transaction mode: what a set of startup parameters gives
@@ -98,6 +125,12 @@ func New(cfg *pgconn.Config, opts Options) *Backend {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.RetryTimeout <= 0 {
+		opts.RetryTimeout = DefaultRetryTimeout
+	}
+	if opts.MaxLifetime == 0 {
+		opts.MaxLifetime = DefaultMaxLifetime
+	}
 	b := &Backend{cfg: cfg, opts: opts, slots: make(chan struct{}, opts.PoolSize), stop: make(chan struct{})}
 	if opts.IdleTimeout > 0 {
 		go b.reap(opts.IdleTimeout)
@@ -115,6 +148,8 @@ type serverConn struct {
 	secret    []byte
 	params    map[string]string // ParameterStatus values
 	idleSince time.Time
+	gen       uint64    // Backend.gen when it was opened
+	expires   time.Time // when MaxLifetime ends it (zero: never)
 
 	// Transaction mode bookkeeping, read and written by the session that
 	// holds the connection.
@@ -169,14 +204,30 @@ func (b *Backend) acquire(ctx context.Context, st startup) (*serverConn, error) 
 				b.opts.Name, b.opts.PoolTimeout, b.opts.PoolSize),
 			Hint: "Raise pool_size or pool_timeout for this connection, or make clients hold connections for less time."}
 	}
-	b.mu.Lock()
-	for i := len(b.idle) - 1; i >= 0; i-- { // most recently used first
-		if sc := b.idle[i]; sc.startup == st.key {
-			b.idle = slices.Delete(b.idle, i, i+1)
-			b.mu.Unlock()
-			return sc, nil
+	for {
+		b.mu.Lock()
+		var sc *serverConn
+		for i := len(b.idle) - 1; i >= 0; i-- { // most recently used first
+			if c := b.idle[i]; c.startup == st.key {
+				b.idle = slices.Delete(b.idle, i, i+1)
+				sc = c
+				break
+			}
 		}
+		b.mu.Unlock()
+		if sc == nil {
+			break
+		}
+		if sc.stale() {
+			// The server ended it while it was idle (a restart, a cut):
+			// the others that were idle with it are likely gone too.
+			go sc.close()
+			b.reset()
+			continue
+		}
+		return sc, nil
 	}
+	b.mu.Lock()
 	var evict *serverConn
 	if len(b.idle) > 0 && len(b.slots)+len(b.idle) > b.opts.PoolSize {
 		evict = b.idle[0]
@@ -186,12 +237,106 @@ func (b *Backend) acquire(ctx context.Context, st startup) (*serverConn, error) 
 	if evict != nil {
 		go evict.close()
 	}
-	sc, err := b.dial(ctx, st)
+	sc, err := b.dialRetry(ctx, st)
 	if err != nil {
 		<-b.slots
 		return nil, err
 	}
 	return sc, nil
+}
+
+// stale reports an idle connection the server has spoken on or closed:
+// an idle server sends nothing, so anything readable (a FATAL 57P01 from
+// a shutdown, an EOF, a reset) means it is gone. It costs one read that
+// does not wait (peekSocket).
+func (sc *serverConn) stale() bool {
+	if sc.r.Buffered() > 0 {
+		return true
+	}
+	c := sc.conn
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	return peekSocket(c)
+}
+
+// reset drops the idle connections: after one was found dead, the others
+// opened before it are suspect. Connections in use are closed when
+// released (their generation is old).
+func (b *Backend) reset() {
+	b.gen.Add(1)
+	b.mu.Lock()
+	idle := b.idle
+	b.idle = nil
+	b.mu.Unlock()
+	for _, sc := range idle {
+		go sc.close()
+	}
+}
+
+// dialRetry opens a connection, retrying with backoff while the server
+// cannot be reached or is starting up, until RetryTimeout. While the
+// server is down, one caller retries and the others wait for it.
+func (b *Backend) dialRetry(ctx context.Context, st startup) (*serverConn, error) {
+	if !b.down.Load() {
+		sc, err := b.dial(ctx, st)
+		if err == nil || !retryable(err) {
+			return sc, err
+		}
+		b.down.Store(true)
+	}
+	b.dialMu.Lock()
+	defer b.dialMu.Unlock()
+	deadline := time.Now().Add(b.opts.RetryTimeout)
+	wait := retryFirst
+	var last error
+	for {
+		sc, err := b.dial(ctx, st)
+		if err == nil {
+			if b.down.Swap(false) {
+				b.reset() // whatever was idle predates the outage
+			}
+			return sc, nil
+		}
+		if !retryable(err) {
+			return nil, err
+		}
+		last = err
+		if time.Now().Add(wait).After(deadline) {
+			break
+		}
+		// Jitter: 80% to 120% of the step.
+		d := wait*4/5 + time.Duration(rand.Int64N(int64(wait*2/5)+1))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+		wait = min(2*wait, retryMax)
+	}
+	var pe *pgcode.Error
+	msg := fmt.Sprint(last)
+	if errors.As(last, &pe) {
+		msg = pe.Message
+	}
+	return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+		Message: fmt.Sprintf("connection %q: the server was unreachable for %s; last error: %s", b.opts.Name, b.opts.RetryTimeout, msg),
+		Hint:    "Check that the server is up and reachable; retry_timeout sets how long xconnproxy keeps trying."}
+}
+
+// retryable reports a failure to open a connection that may pass: the
+// server is unreachable, refuses, or is starting or shutting down; not a
+// refused login or a bad parameter.
+func retryable(err error) bool {
+	var pe *pgcode.Error
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case pgcode.SQLClientUnableToEstablishConn, pgcode.ConnectionFailure, "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return strings.HasPrefix(pe.Code, "08")
+	}
+	return true
 }
 
 func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
@@ -215,9 +360,12 @@ func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
 		pc.Close(ctx)
 		return nil, err
 	}
-	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10), startup: st.key,
+	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10), startup: st.key, gen: b.gen.Load(),
 		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
 		prepared: map[string]uint64{}, applied: map[string]string{}}
+	if lt := b.opts.MaxLifetime; lt > 0 {
+		sc.expires = time.Now().Add(lt - lt/10 + time.Duration(rand.Int64N(int64(lt/5)+1)))
+	}
 	if hc.Frontend.ReadBufferLen() > 0 {
 		// pgconn read past ReadyForQuery: the server sent something more.
 		// Rare, and its meaning unknown here: start over.
@@ -250,11 +398,12 @@ func (b *Backend) release(sc *serverConn, reusable bool) {
 	defer func() { <-b.slots }()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !reusable || b.closed {
+	now := time.Now()
+	if !reusable || b.closed || sc.gen != b.gen.Load() || !sc.expires.IsZero() && now.After(sc.expires) {
 		sc.close()
 		return
 	}
-	sc.idleSince = time.Now()
+	sc.idleSince = now
 	b.idle = append(b.idle, sc)
 }
 

@@ -1,0 +1,161 @@
+package integration
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Faults injected for real: a TCP relay between the proxy and PostgreSQL
+// that can cut every connection or refuse new ones.
+
+type relay struct {
+	t        testing.TB
+	l        net.Listener
+	target   string
+	refusing atomic.Bool
+
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func startRelay(t testing.TB, target string) *relay {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &relay{t: t, l: l, target: target, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { l.Close(); r.cut() })
+	go r.serve()
+	return r
+}
+
+func (r *relay) Addr() string { return r.l.Addr().String() }
+
+func (r *relay) serve() {
+	for {
+		c, err := r.l.Accept()
+		if err != nil {
+			return
+		}
+		if r.refusing.Load() {
+			c.Close() // the server is not there
+			continue
+		}
+		s, err := net.Dial("tcp", r.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		r.mu.Lock()
+		r.conns[c], r.conns[s] = true, true
+		r.mu.Unlock()
+		go func() { _, _ = io.Copy(s, c); s.Close(); c.Close() }()
+		go func() { _, _ = io.Copy(c, s); s.Close(); c.Close() }()
+	}
+}
+
+// cut closes every connection through the relay, as a network failure or
+// a server restart would.
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c := range r.conns {
+		c.Close()
+	}
+	clear(r.conns)
+}
+
+// relayedSecrets is a PostgreSQL section that reaches the server through r.
+func relayedSecrets(t *testing.T, r *relay, extra string) string {
+	directPG(t)
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host, u.RawQuery = r.Addr(), "sslmode=disable"
+	return fmt.Sprintf("[connections.pg]\nurl = %q\npool_mode = \"transaction\"\n%s\n", u.String(), extra)
+}
+
+// Clients between transactions do not notice their server connections
+// being cut, nor the server refusing connections for a while: the proxy
+// finds the dead connections before using them, and waits for the server.
+func TestTxModeSurvivesCutsAndRefusals(t *testing.T) {
+	r := startRelay(t, mustHost(t))
+	p := startProxy(t, relayedSecrets(t, r, "pool_size = 8"), proxyOptions{quiet: true})
+	const clients = 8
+	conns := make([]*pgx.Conn, clients)
+	for i := range conns {
+		conns[i] = p.Connect(t, "pg")
+	}
+	round := func(what string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		var wg sync.WaitGroup
+		var errs atomic.Int32
+		for i, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < 5; k++ {
+					var n int
+					if err := c.QueryRow(ctxT(t), "SELECT $1::int + 1", i).Scan(&n); err != nil || n != i+1 {
+						t.Errorf("%s: client %d: %d, %v", what, i, n, err)
+						errs.Add(1)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if errs.Load() > 0 {
+			t.FailNow()
+		}
+		return time.Since(start)
+	}
+	round("warm-up")
+	r.cut()
+	round("after every connection was cut")
+	r.refusing.Store(true)
+	r.cut()
+	go func() { time.Sleep(time.Second); r.refusing.Store(false) }()
+	if d := round("while the server refused connections for a second"); d < 500*time.Millisecond {
+		t.Fatalf("the round took %v: the refusal was not exercised", d)
+	}
+	round("after the refusal")
+}
+
+// Past retry_timeout the client gets a clear error naming the connection
+// and the cause; its session stays usable and recovers with the server.
+func TestTxModeRetryTimeout(t *testing.T) {
+	r := startRelay(t, mustHost(t))
+	p := startProxy(t, relayedSecrets(t, r, "retry_timeout = \"500ms\""), proxyOptions{quiet: true})
+	c := p.Connect(t, "pg")
+	mustExec(t, c, "SELECT 1")
+	r.refusing.Store(true)
+	r.cut()
+	_, err := c.Exec(ctxT(t), "SELECT 1")
+	pe := wantCode(t, err, "08001")
+	if !strings.Contains(pe.Message, `connection "pg"`) || !strings.Contains(pe.Message, "unreachable") || pe.Severity != "ERROR" {
+		t.Fatalf("%s %s", pe.Severity, pe.Message)
+	}
+	r.refusing.Store(false)
+	mustExec(t, c, "SELECT 1")
+}
+
+func mustHost(t *testing.T) string {
+	u, err := url.Parse(pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
