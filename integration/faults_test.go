@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -159,3 +160,46 @@ func mustHost(t *testing.T) string {
 	return u.Host
 }
 
+// A connection that fails under a running statement, or inside a
+// transaction block: the client gets 08006 as an ERROR, never a silent
+// commit, and its session goes on with a new server connection.
+func TestTxModeFailureUnderTheClient(t *testing.T) {
+	r := startRelay(t, mustHost(t))
+	p := startProxy(t, relayedSecrets(t, r, ""), proxyOptions{quiet: true})
+	table := "xcp_lost_" + randHex()
+	admin := directPG(t)
+	if err := admin.Exec(ctxT(t), "CREATE TABLE "+table+" (id INT)").Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP TABLE "+table).Close() })
+
+	c := p.Connect(t, "pg")
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Exec(ctxT(t), "SELECT pg_sleep(3)")
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	r.cut()
+	pe := wantCode(t, <-done, "08006")
+	if pe.Severity != "ERROR" {
+		t.Fatalf("severity %s", pe.Severity)
+	}
+	mustExec(t, c, "SELECT 1")
+
+	// Inside a transaction block, idle: the COMMIT must not succeed on a
+	// new connection as if nothing happened.
+	tx, err := c.Begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	r.cut()
+	time.Sleep(100 * time.Millisecond)
+	wantCode(t, tx.Commit(ctxT(t)), "08006")
+	if got := queryString(t, c, "SELECT count(*)::text FROM "+table); got != "0" {
+		t.Fatalf("rows after the lost transaction: %s", got)
+	}
+}

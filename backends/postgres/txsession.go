@@ -59,8 +59,13 @@ type TxSession struct {
 
 	buf []byte // client messages not yet written (Handle's goroutine only)
 	// localSkip: an error was answered without a server (the pool timed
-	// out); messages are dropped until the client's Sync.
-	localSkip bool
+	// out, the server connection was lost); messages are dropped until
+	// the client's Sync. Set by the pump too.
+	localSkip atomic.Bool
+	// lostTx: the server connection failed while the client was inside a
+	// transaction block with nothing outstanding; its next request is
+	// told the transaction is gone.
+	lostTx atomic.Bool
 
 	mu          sync.Mutex
 	sc          *serverConn // held connection, nil between transactions
@@ -69,6 +74,7 @@ type TxSession struct {
 	unsynced    bool // extended messages forwarded since the last Sync
 	syncsInCopy int  // Syncs queued since the last Execute or Query
 	closing     bool
+	inBlock     bool                // the last ReadyForQuery said 'T' or 'E'
 	stmts       map[string]*stmtDef // the client's named statements
 	unnamed     *stmtDef            // the client's unnamed statement
 	unnSeq      uint64              // changes with every unnamed Parse
@@ -239,9 +245,27 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 	if !ok {
 		return fmt.Errorf("postgres: the proxy's writer cannot take frames (%T)", w)
 	}
-	if s.localSkip {
+	if s.lostTx.Load() {
+		switch f.Type {
+		case 'H', 'd', 'c', 'f':
+			return nil
+		}
+		s.lostTx.Store(false)
+		e := s.lostError()
+		e.Message = fmt.Sprintf("connection %q: the server connection was lost inside the transaction; the transaction is gone", s.b.opts.Name)
+		e.Hint = "Nothing of it was committed by this statement; start the transaction again."
+		if err := fw.Send(e.Response()); err != nil {
+			return err
+		}
+		if f.Type == 'Q' || f.Type == 'F' || f.Type == 'S' {
+			return fw.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+		}
+		s.localSkip.Store(true)
+		return nil
+	}
+	if s.localSkip.Load() {
 		if f.Type == 'S' {
-			s.localSkip = false
+			s.localSkip.Store(false)
 			return fw.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 		}
 		return nil
@@ -353,7 +377,7 @@ func (s *TxSession) failLocally(err error, typ byte, w backends.FrameWriter) err
 	if typ == 'Q' || typ == 'F' {
 		return w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	}
-	s.localSkip = true
+	s.localSkip.Store(true)
 	return nil
 }
 
@@ -808,8 +832,8 @@ func (s *TxSession) write(ctx context.Context, sc *serverConn) error {
 		s.buf = s.buf[:0]
 	}
 	if err != nil {
-		s.broken.Store(true)
-		return s.lost()
+		// The pump finds the connection closed and answers the client.
+		sc.conn.Close()
 	}
 	return nil
 }
@@ -837,11 +861,7 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 				s.clean.Store(errors.As(err, &ne) && ne.Timeout() && sc.r.Buffered() == 0)
 				return
 			}
-			s.broken.Store(true)
-			if !fatalSent {
-				_ = w.Send(s.lost().Response())
-				_ = w.Flush()
-			}
+			s.connLost(sc, w, fatalSent)
 			return
 		}
 		s.mu.Lock()
@@ -859,10 +879,13 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 		switch {
 		case rewrite != nil:
 			err = w.Send(rewrite)
+		case out == 'E' && isFatal(body):
+			// The server ends this connection (a shutdown, a crash), not
+			// the client's session: the client gets an ERROR, and its
+			// next transaction another connection.
+			fatalSent = true
+			err = w.Send(demoted(body))
 		case out != 0:
-			if typ == 'E' {
-				fatalSent = fatalSent || isFatal(body)
-			}
 			err = w.SendFrame(out, body)
 		}
 		if err != nil {
@@ -874,6 +897,66 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 			}
 		}
 	}
+}
+
+// connLost answers, when the server connection fails under a client,
+// every request still waiting for its answer with 08006 (the first one
+// with nothing when the server's own error came already) and
+// ReadyForQuery 'I': the transaction is gone, the session is not. A batch
+// the client has not ended with a Sync yet is skipped up to it. The
+// connection is closed and the pool reset: its neighbours are suspect.
+func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) {
+	s.mu.Lock()
+	waiting := 0
+	for _, e := range s.queue {
+		if (e.kind == rSync || e.kind == rQuery) && !e.drop {
+			waiting++
+		}
+	}
+	skip := s.unsynced || s.errSkip
+	if waiting == 0 && !skip && s.inBlock {
+		s.lostTx.Store(true)
+	}
+	s.inBlock = false
+	s.queue, s.errSkip, s.unsynced = s.queue[:0], false, false
+	s.sc = nil
+	s.holding.Store(false)
+	if skip {
+		s.localSkip.Store(true)
+	}
+	s.mu.Unlock()
+	s.cancelMu.Lock()
+	//lint:ignore SA2001 waits for a cancel in flight
+	s.cancelMu.Unlock()
+	s.b.release(sc, false)
+	s.b.reset()
+	e := s.lostError()
+	for i := 0; i < waiting; i++ {
+		if i > 0 || !errorSent {
+			_ = w.Send(e.Response())
+		}
+		_ = w.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	}
+	if skip && (waiting == 0 && !errorSent) {
+		_ = w.Send(e.Response())
+	}
+	_ = w.Flush()
+}
+
+// lostError is the error a client gets for a request its failed server
+// connection could not answer.
+func (s *TxSession) lostError() *pgcode.Error {
+	return &pgcode.Error{Severity: pgcode.SeverityError, Code: pgcode.ConnectionFailure,
+		Message: fmt.Sprintf("connection %q: the server connection was lost; the statement may or may not have run", s.b.opts.Name),
+		Hint:    "The transaction, if one was open, is gone. The next statement runs on a new server connection."}
+}
+
+// demoted is a server's FATAL ErrorResponse as an ERROR.
+func demoted(body []byte) *pgproto3.ErrorResponse {
+	var e pgproto3.ErrorResponse
+	_ = e.Decode(body)
+	e.Severity, e.SeverityUnlocalized = pgcode.SeverityError, pgcode.SeverityError
+	return &e
 }
 
 func isFatal(body []byte) bool {
@@ -969,6 +1052,7 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 				return 0, nil, false
 			}
 		}
+		s.inBlock = len(body) == 1 && body[0] != 'I'
 		if len(body) == 1 && body[0] == 'I' && len(s.queue) == 0 && !s.unsynced && !s.errSkip && !s.closing {
 			s.sc = nil
 			s.holding.Store(false)
