@@ -74,18 +74,25 @@ type TxSession struct {
 	unsynced    bool // extended messages forwarded since the last Sync
 	syncsInCopy int  // Syncs queued since the last Execute or Query
 	closing     bool
-	inBlock     bool                // the last ReadyForQuery said 'T' or 'E'
-	stmts       map[string]*stmtDef // the client's named statements
-	unnamed     *stmtDef            // the client's unnamed statement
-	unnSeq      uint64              // changes with every unnamed Parse
-	want        map[string]string   // reported settings as the client sees them
-	startup     startup             // the client's startup parameters
-	fixed       map[string]string   // unreported session-level settings now
-	version     uint64              // changes with want and fixed
-	pumpDone    chan struct{}
-	waiting     context.CancelCauseFunc // ends a wait for a connection
-	id          uint64                  // names this client's statements on the server
-	nextStmt    uint64
+	inBlock     bool // the last ReadyForQuery said 'T' or 'E'
+	// Replay: the client messages of the current transaction while it
+	// can still be sent again on another connection (nothing of its
+	// answer reached the client, and it only reads).
+	sent       []backends.Frame
+	replayable bool
+	answered   bool
+	replaying  chan struct{}       // closed when a replay has a new connection
+	stmts      map[string]*stmtDef // the client's named statements
+	unnamed    *stmtDef            // the client's unnamed statement
+	unnSeq     uint64              // changes with every unnamed Parse
+	want       map[string]string   // reported settings as the client sees them
+	startup    startup             // the client's startup parameters
+	fixed      map[string]string   // unreported session-level settings now
+	version    uint64              // changes with want and fixed
+	pumpDone   chan struct{}
+	waiting    context.CancelCauseFunc // ends a wait for a connection
+	id         uint64                  // names this client's statements on the server
+	nextStmt   uint64
 
 	holding  atomic.Bool
 	broken   atomic.Bool
@@ -100,9 +107,10 @@ var (
 
 // stmtDef is a prepared statement as the client made it.
 type stmtDef struct {
-	query string
-	oids  []byte // the Parse body after the query: count and type OIDs
-	sname string // the server's name for it ("" for the unnamed one)
+	readOnly bool // the statement changes nothing (replayable)
+	query    string
+	oids     []byte // the Parse body after the query: count and type OIDs
+	sname    string // the server's name for it ("" for the unnamed one)
 }
 
 // replyKind says which server answer ends a queue entry.
@@ -275,6 +283,12 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 	// too, so a message is never queued on a connection already in the
 	// pool.
 	s.mu.Lock()
+	for s.replaying != nil {
+		ch := s.replaying
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
 	sc := s.sc
 	if sc == nil {
 		s.mu.Unlock()
@@ -298,14 +312,15 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 		s.mu.Lock()
 	}
 	flush, err := s.translate(f, sc)
+	var out []byte
+	if flush || len(s.buf) >= serverFlushThreshold {
+		out, s.buf = s.buf, nil
+	}
 	s.mu.Unlock()
-	if err != nil {
+	if err != nil || out == nil {
 		return err
 	}
-	if !flush && len(s.buf) < serverFlushThreshold {
-		return nil
-	}
-	return s.write(ctx, sc)
+	return s.write(ctx, sc, out)
 }
 
 // waitPump waits until the previous transaction's pump has sent its last
@@ -356,6 +371,7 @@ func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverCo
 	s.errSkip, s.unsynced, s.syncsInCopy = false, false, 0
 	s.pumpDone = done
 	s.holding.Store(true)
+	s.sent, s.replayable, s.answered = s.sent[:0], true, false
 	s.mu.Unlock()
 	go s.pump(sc, w, done)
 	return sc, nil
@@ -428,6 +444,7 @@ func (s *TxSession) syncSettings(ctx context.Context, sc *serverConn) error {
 // what the server must get to s.buf. It reports whether the buffer must be
 // written now. Called with s.mu held.
 func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err error) {
+	s.record(f)
 	if s.errSkip && f.Type != 'S' {
 		// The server skips everything up to the Sync: pass it on as it
 		// is, with no bookkeeping, since none of it takes effect.
@@ -548,6 +565,37 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 // request.
 var errCanceled = errors.New("canceled by the client")
 
+// record keeps a copy of a client message while the transaction may be
+// replayed, and notes whether it still may be. Called with s.mu held.
+func (s *TxSession) record(f backends.Frame) {
+	if !s.replayable || s.answered {
+		s.sent = s.sent[:0]
+		return
+	}
+	switch f.Type {
+	case 'Q':
+		s.replayable = sqltext.Classify(queryText(f.Body)).ReadOnly
+	case 'P':
+		if _, q, _, ok := twoStrings(f.Body); !ok || !sqltext.Classify(q).ReadOnly {
+			s.replayable = false
+		}
+	case 'B':
+		_, stmt, _, ok := twoStrings(f.Body)
+		def := s.unnamed
+		if stmt != "" {
+			def = s.stmts[stmt]
+		}
+		if !ok || def == nil || !def.readOnly {
+			s.replayable = false
+		}
+	case 'F', 'd', 'c', 'f':
+		s.replayable = false
+	}
+	if s.replayable {
+		s.sent = append(s.sent, backends.NewFrame(f.Type, slices.Clone(f.Body), backends.MessageDecoder{}))
+	}
+}
+
 // noStatement is a statement name (NUL-terminated) that is never
 // prepared: Close answers it with CloseComplete, Bind with 26000.
 var noStatement = []byte("xcp_none\x00")
@@ -566,7 +614,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		return nil
 	}
 	noteEffects(analyze(query), sc)
-	def := &stmtDef{query: query, oids: slices.Clone(oids)}
+	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: sqltext.Classify(query).ReadOnly}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
 		s.unnSeq++
@@ -813,7 +861,7 @@ func queryText(body []byte) string {
 }
 
 // write sends the buffered messages to the server.
-func (s *TxSession) write(ctx context.Context, sc *serverConn) error {
+func (s *TxSession) write(ctx context.Context, sc *serverConn, buf []byte) error {
 	// A server that stops reading must not hold the session forever: the
 	// message's context ends the write when the proxy closes. The check
 	// under mu keeps a late cancel off a connection already given back.
@@ -824,12 +872,14 @@ func (s *TxSession) write(ctx context.Context, sc *serverConn) error {
 		}
 		s.mu.Unlock()
 	})
-	_, err := sc.conn.Write(s.buf)
+	_, err := sc.conn.Write(buf)
 	stop()
-	if cap(s.buf) > 4*serverFlushThreshold {
-		s.buf = nil
-	} else {
-		s.buf = s.buf[:0]
+	if cap(buf) <= 4*serverFlushThreshold {
+		s.mu.Lock()
+		if s.buf == nil {
+			s.buf = buf[:0]
+		}
+		s.mu.Unlock()
 	}
 	if err != nil {
 		// The pump finds the connection closed and answers the client.
@@ -861,11 +911,17 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 				s.clean.Store(errors.As(err, &ne) && ne.Timeout() && sc.r.Buffered() == 0)
 				return
 			}
-			s.connLost(sc, w, fatalSent)
+			if next := s.connLost(sc, w, fatalSent); next != nil {
+				sc = next // the transaction was sent again on it
+				continue
+			}
 			return
 		}
 		s.mu.Lock()
 		out, rewrite, release := s.answer(sc, typ, body)
+		if out != 0 || rewrite != nil {
+			s.answered = true
+		}
 		s.mu.Unlock()
 		if release {
 			// The connection goes back before the client learns that the
@@ -905,7 +961,11 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 // ReadyForQuery 'I': the transaction is gone, the session is not. A batch
 // the client has not ended with a Sync yet is skipped up to it. The
 // connection is closed and the pool reset: its neighbours are suspect.
-func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) {
+func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) *serverConn {
+	next, released := s.replay(sc, errorSent)
+	if next != nil {
+		return next
+	}
 	s.mu.Lock()
 	waiting := 0
 	for _, e := range s.queue {
@@ -925,11 +985,13 @@ func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent b
 		s.localSkip.Store(true)
 	}
 	s.mu.Unlock()
-	s.cancelMu.Lock()
-	//lint:ignore SA2001 waits for a cancel in flight
-	s.cancelMu.Unlock()
-	s.b.release(sc, false)
-	s.b.reset()
+	if !released {
+		s.cancelMu.Lock()
+		//lint:ignore SA2001 waits for a cancel in flight
+		s.cancelMu.Unlock()
+		s.b.release(sc, false)
+		s.b.reset()
+	}
 	e := s.lostError()
 	for i := 0; i < waiting; i++ {
 		if i > 0 || !errorSent {
@@ -941,6 +1003,82 @@ func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent b
 		_ = w.Send(e.Response())
 	}
 	_ = w.Flush()
+	return nil
+}
+
+// replay sends the transaction again on a new connection when that cannot
+// change what the client sees: nothing of its answer reached the client,
+// it only reads, and it started outside a transaction block (every
+// transaction of this session does). It returns the new connection, or
+// nil when the transaction cannot be replayed (or no connection came
+// within retry_timeout), and whether the dead connection was given back.
+func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, released bool) {
+	s.mu.Lock()
+	if errorSent || s.answered || !s.replayable || len(s.sent) == 0 || s.closing {
+		s.mu.Unlock()
+		return nil, false
+	}
+	// What was sent on the dead connection did not happen: its
+	// bookkeeping is undone, newest first, and redone on the new one.
+	for i := len(s.queue) - 1; i >= 0; i-- {
+		s.undo(sc, s.queue[i], false)
+	}
+	waiting := slices.Clone(s.queue)
+	sent := s.sent
+	s.sent = nil
+	s.queue, s.errSkip, s.unsynced, s.buf = s.queue[:0], false, false, nil
+	s.sc = nil
+	ch := make(chan struct{})
+	s.replaying = ch
+	s.mu.Unlock()
+
+	s.cancelMu.Lock()
+	//lint:ignore SA2001 waits for a cancel in flight
+	s.cancelMu.Unlock()
+	s.b.release(sc, false)
+	s.b.reset()
+	ctx, cancel := context.WithTimeout(context.Background(), s.b.opts.RetryTimeout)
+	defer cancel()
+	next, err := s.b.acquire(ctx, s.startup)
+	released = true
+	if err == nil {
+		if err = s.syncSettings(ctx, next); err != nil {
+			s.b.release(next, false)
+		}
+	}
+	s.mu.Lock()
+	done := func() {
+		s.mu.Lock()
+		s.replaying = nil
+		close(ch)
+		s.mu.Unlock()
+	}
+	if err != nil || s.closing {
+		if err == nil {
+			s.b.release(next, false)
+		}
+		// Back to where the failure left things, for the errors; the
+		// dead connection was given back already.
+		s.queue = waiting
+		s.holding.Store(false)
+		s.mu.Unlock()
+		done()
+		return nil, true
+	}
+	s.sc = next
+	s.replayable, s.answered = true, false
+	for _, f := range sent {
+		_, _ = s.translate(f, next)
+	}
+	buf := s.buf
+	s.buf = nil
+	s.mu.Unlock()
+	// Written before the client's next messages, which wait for done.
+	if _, err := next.conn.Write(buf); err != nil {
+		next.conn.Close() // the pump reads the failure and answers
+	}
+	done()
+	return next, true
 }
 
 // lostError is the error a client gets for a request its failed server
