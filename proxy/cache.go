@@ -88,6 +88,7 @@ type unit struct {
 	fatal    bool // ... a FATAL one: no ReadyForQuery follows
 	errCode  string
 	silent   bool // sent by the proxy: nothing of the answer reaches the client
+	sync     bool // the unit of a Sync (the server ignores one sent during COPY FROM STDIN)
 	wrapped  bool // runs inside the proxy's READ ONLY transaction: its ReadyForQuery says 'I'
 
 	inval    []string
@@ -105,6 +106,15 @@ func newResultCache(s *session, c *cache.Cache, conn string, pol routing.CachePo
 	if opts, err := backends.ParseOptions(startup["options"]); err == nil {
 		for _, kv := range opts {
 			rc.tee.setting(kv[0], kv[1])
+		}
+	}
+	rc.tee.startup = map[string]string{}
+	for k, v := range startup {
+		rc.tee.startup[strings.ToLower(k)] = v
+	}
+	if opts, err := backends.ParseOptions(startup["options"]); err == nil {
+		for _, kv := range opts {
+			rc.tee.startup[strings.ToLower(kv[0])] = kv[1]
 		}
 	}
 	return rc
@@ -137,10 +147,14 @@ func (rc *resultCache) message(f backends.Frame) error {
 		if len(rc.batch) > 0 {
 			return rc.sync(f)
 		}
-		rc.tee.push(rc.newUnit())
+		u := rc.newUnit()
+		u.sync = true
+		rc.tee.push(u)
 		rc.syncsInCopy++
 		return rc.s.handle(f)
 	case 'F':
+		// A function called by the fast path may write anything.
+		rc.pendAll = true
 		rc.tee.push(rc.newUnit())
 		rc.syncsInCopy = 0
 		return rc.s.handle(f)
@@ -265,6 +279,33 @@ func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
 	return nil
 }
 
+// sqlStatementNames forgets a statement name an SQL PREPARE or DEALLOCATE
+// redefines: protocol-level and SQL-level statements share one name
+// space, and the proxy no longer knows the text behind the name.
+func (rc *resultCache) sqlStatementNames(q string) {
+	for _, st := range sqltext.Split(q) {
+		info := sqltext.Classify(st)
+		if info.Command != "PREPARE" && info.Command != "DEALLOCATE" {
+			continue
+		}
+		toks := sqltext.Significant(st)
+		for i := 1; i < len(toks); i++ {
+			t := toks[i]
+			if t.Kind == sqltext.TokIdent && strings.EqualFold(t.Text, "prepare") && info.Command == "DEALLOCATE" {
+				continue
+			}
+			name := t.Text
+			if t.Kind == sqltext.TokQuotedIdent {
+				name = t.Value()
+			} else {
+				name = strings.ToLower(name)
+			}
+			rc.tee.dropStmt(name)
+			break
+		}
+	}
+}
+
 // hold keeps a copy of an extended message until its Sync.
 func (rc *resultCache) hold(f backends.Frame) {
 	body := append([]byte(nil), f.Body...)
@@ -296,6 +337,7 @@ func (rc *resultCache) query(f backends.Frame) error {
 	}
 	ws := sqltext.Writes(q, rc.pol.Dialect)
 	rc.noteWrites(ws)
+	rc.sqlStatementNames(q)
 	set := rc.sessionEffects(q, rc.tee.idle() && rc.s.bs.TxStatus() == 'I')
 	if rc.quiet() {
 		if ci := sqltext.Cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
@@ -342,7 +384,9 @@ func (rc *resultCache) sync(f backends.Frame) error {
 	batch := rc.batch
 	rc.batch, rc.batchBytes = nil, 0
 	if !ok || !rc.quiet() {
-		rc.tee.push(rc.newUnit())
+		u := rc.newUnit()
+		u.sync = true
+		rc.tee.push(u)
 		rc.syncsInCopy++
 		for _, m := range batch {
 			if err := rc.s.handle(m); err != nil {
@@ -471,17 +515,24 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
 		// The request runs in a READ ONLY transaction sent in the same
 		// write: what is stored is what the backend agreed changes nothing.
-		mine = &unit{capture: true, wrapped: true, done: make(chan struct{})}
-		if _, handleErr = rc.silently(beginReadOnly); handleErr != nil {
-			return cache.Fill{}, errNotShared
+		// SHOW changes nothing, and inside the transaction it would
+		// show the transaction's settings (transaction_read_only).
+		wrap := !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
+		mine = &unit{capture: true, wrapped: wrap, done: make(chan struct{})}
+		if wrap {
+			if _, handleErr = rc.silently(beginReadOnly); handleErr != nil {
+				return cache.Fill{}, errNotShared
+			}
 		}
 		rc.tee.push(mine)
 		if handleErr = forward(); handleErr != nil {
 			return cache.Fill{}, errNotShared
 		}
-		var committed <-chan struct{}
-		if committed, handleErr = rc.silently(commit); handleErr != nil {
-			return cache.Fill{}, errNotShared
+		committed := closedChan
+		if wrap {
+			if committed, handleErr = rc.silently(commit); handleErr != nil {
+				return cache.Fill{}, errNotShared
+			}
 		}
 		if after != nil {
 			if handleErr = after(); handleErr != nil {
@@ -543,6 +594,9 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 	}
 }
 
+// closedChan stands for an answer that is already complete.
+var closedChan = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // The statements around a request being cached, as simple Queries.
 var (
 	beginReadOnly = queryFrame("BEGIN READ ONLY")
@@ -598,6 +652,7 @@ type tee struct {
 	settings cache.Settings
 	txInval  []string // tables written in the current transaction block
 	txAll    bool
+	startup  map[string]string // settings as the session started, for RESET
 }
 
 var _ backends.FrameWriter = (*tee)(nil)
@@ -619,8 +674,8 @@ func (t *tee) push(u *unit) {
 func (t *tee) dropSyncs(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i := len(t.units) - 1; i > 0 && n > 0; i-- { // never the COPY's own unit
-		if u := t.units[i]; !u.capture && u.set == nil {
+	for i := len(t.units) - 1; i >= 0 && n > 0; i-- {
+		if u := t.units[i]; u.sync && !u.capture {
 			t.units = slices.Delete(t.units, i, i+1)
 			n--
 		}
@@ -688,10 +743,28 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 			clear(t.rc.stmts)
 		}
 	}
+	if typ == 'A' {
+		// A notification belongs to no request: it goes to the client
+		// as it comes, never into a cached answer nor dropped.
+		t.mu.Unlock()
+		return t.w.SendFrame(typ, body)
+	}
 	end := u != nil && (typ == 'Z' || u.fatal)
+	var orphans []*unit
 	if end {
 		t.units = t.units[1:]
+		if u.fatal {
+			// No answer follows a FATAL: the requests after it are over.
+			orphans, t.units = t.units, nil
+		}
 	}
+	defer func() {
+		for _, o := range orphans {
+			if o.done != nil {
+				close(o.done)
+			}
+		}
+	}()
 	if u != nil && u.silent {
 		t.mu.Unlock()
 		if end && u.done != nil {
@@ -762,7 +835,8 @@ func (t *tee) finish(u *unit, typ byte, body []byte) {
 	if u.set != nil && typ == 'Z' && len(body) == 1 && body[0] == 'I' {
 		v := u.set.Value
 		if u.set.Default {
-			v = ""
+			// RESET returns to the value the session started with.
+			v = t.startup[strings.ToLower(u.set.Name)]
 		}
 		t.setting(u.set.Name, v)
 	}
