@@ -66,6 +66,7 @@ type resultCache struct {
 	pendParses  []parsed
 	stmts       map[string]parsed // named statements (confirmed by a unit without error)
 	unnamed     *parsed           // the client's unnamed statement
+	unnamedGone bool              // ... which the server lacks (a hit took its Parse's place)
 	syncsInCopy int
 }
 
@@ -99,7 +100,7 @@ type unit struct {
 
 func newResultCache(s *session, c *cache.Cache, conn string, pol routing.CachePolicy, startup map[string]string) *resultCache {
 	rc := &resultCache{s: s, c: c, pol: pol, conn: conn, stmts: map[string]parsed{}}
-	rc.tee = &tee{rc: rc, w: s.w, settings: cache.Settings{Other: map[string]string{}}}
+	rc.tee = &tee{rc: rc, w: s.w, settings: cache.Settings{Other: map[string]string{}}, status: 'I'}
 	for k, v := range startup {
 		rc.tee.setting(k, v)
 	}
@@ -122,7 +123,7 @@ func newResultCache(s *session, c *cache.Cache, conn string, pol routing.CachePo
 
 // quiet reports whether the session may be answered from the cache now.
 func (rc *resultCache) quiet() bool {
-	return !rc.off && rc.disabled == "" && rc.tee.idle() && len(rc.batch) == 0 && rc.s.bs.TxStatus() == 'I'
+	return !rc.off && rc.disabled == "" && rc.tee.idle() && len(rc.batch) == 0
 }
 
 // message handles one client message.
@@ -142,7 +143,7 @@ func (rc *resultCache) message(f backends.Frame) error {
 			}
 			return nil
 		}
-		return rc.s.handle(f)
+		return rc.forward(f)
 	case 'S':
 		if len(rc.batch) > 0 {
 			return rc.sync(f)
@@ -151,23 +152,23 @@ func (rc *resultCache) message(f backends.Frame) error {
 		u.sync = true
 		rc.tee.push(u)
 		rc.syncsInCopy++
-		return rc.s.handle(f)
+		return rc.forward(f)
 	case 'F':
 		// A function called by the fast path may write anything.
 		rc.pendAll = true
 		rc.tee.push(rc.newUnit())
 		rc.syncsInCopy = 0
-		return rc.s.handle(f)
+		return rc.forward(f)
 	case 'c', 'f':
 		// Syncs sent during COPY FROM STDIN get no answer.
 		rc.tee.dropSyncs(rc.syncsInCopy)
 		rc.syncsInCopy = 0
-		return rc.s.handle(f)
+		return rc.forward(f)
 	default: // Flush, CopyData
 		if err := rc.flushBatch(); err != nil {
 			return err
 		}
-		return rc.s.handle(f)
+		return rc.forward(f)
 	}
 }
 
@@ -318,7 +319,7 @@ func (rc *resultCache) flushBatch() error {
 	batch := rc.batch
 	rc.batch, rc.batchBytes = nil, 0
 	for _, f := range batch {
-		if err := rc.s.handle(f); err != nil {
+		if err := rc.forward(f); err != nil {
 			return err
 		}
 	}
@@ -331,17 +332,17 @@ func (rc *resultCache) query(f backends.Frame) error {
 	rc.syncsInCopy = 0
 	rc.unnamed = nil // a simple Query destroys the unnamed statement
 	if set, ok := sqltext.ParseSet(q); ok && set.Name == "xconn.cache" && !set.Local {
-		if rc.tee.idle() && rc.s.bs.TxStatus() == 'I' {
+		if rc.tee.idle() {
 			return rc.setCacheMode(set)
 		}
 	}
 	ws := sqltext.Writes(q, rc.pol.Dialect)
 	rc.noteWrites(ws)
 	rc.sqlStatementNames(q)
-	set := rc.sessionEffects(q, rc.tee.idle() && rc.s.bs.TxStatus() == 'I')
+	set := rc.sessionEffects(q, rc.tee.idle())
 	if rc.quiet() {
 		if ci := sqltext.Cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
-			return rc.serve(rc.key("Q", q), ci, func() error { return rc.s.handle(f) }, nil)
+			return rc.serve(rc.key("Q", q), ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
 		}
@@ -349,7 +350,7 @@ func (rc *resultCache) query(f backends.Frame) error {
 	u := rc.newUnit()
 	u.set = set
 	rc.tee.push(u)
-	return rc.s.handle(f)
+	return rc.forward(f)
 }
 
 // setCacheMode answers SET xconn.cache itself: the backend need not know
@@ -384,44 +385,79 @@ func (rc *resultCache) sync(f backends.Frame) error {
 	batch := rc.batch
 	rc.batch, rc.batchBytes = nil, 0
 	if !ok || !rc.quiet() {
+		if err := rc.restoreUnnamed(batch); err != nil {
+			return err
+		}
 		u := rc.newUnit()
 		u.sync = true
 		rc.tee.push(u)
 		rc.syncsInCopy++
 		for _, m := range batch {
-			if err := rc.s.handle(m); err != nil {
+			if err := rc.forward(m); err != nil {
 				return err
 			}
 		}
-		return rc.s.handle(f)
-	}
-	var after func() error
-	if batch[0].Type == 'P' {
-		// The client believes its unnamed statement is this one; after a
-		// hit the server never saw it, and after a miss the COMMIT that
-		// ends the proxy's READ ONLY transaction destroyed it. The server
-		// prepares it again while the client reads its answer, and
-		// nothing of that reaches the client.
-		after = func() error {
-			done, err := rc.silently(batch[0], f)
-			if err == nil {
-				select {
-				case <-done:
-				case <-rc.s.srv.ctx.Done():
-				}
-			}
-			return err
-		}
+		return rc.forward(f)
 	}
 	return rc.serve(key, ci, func() error {
 		for _, m := range batch {
-			if err := rc.s.handle(m); err != nil {
+			if err := rc.forward(m); err != nil {
 				return err
 			}
 		}
-		return rc.s.handle(f)
-	}, after)
+		return rc.forward(f)
+	})
 }
+
+// forward sends a client message to the backend. A client that binds or
+// describes its unnamed statement after a cached answer took the place of
+// its Parse (or the proxy's COMMIT destroyed it) gets it prepared again
+// first, silently.
+func (rc *resultCache) forward(f backends.Frame) error {
+	switch f.Type {
+	case 'P':
+		if name, _ := cstr(f.Body); name == "" {
+			rc.unnamedGone = false
+		}
+	case 'Q':
+		rc.unnamedGone = false // a simple Query destroys it anyway
+	case 'B', 'D':
+		if rc.unnamedGone && rc.unnamed != nil && usesUnnamed(f) {
+			rc.unnamedGone = false
+			if _, err := rc.silently(backends.NewFrame('P', rc.unnamed.body, backends.MessageDecoder{}), syncFrame); err != nil {
+				return err
+			}
+		}
+	}
+	return rc.s.handle(f)
+}
+
+// restoreUnnamed prepares the unnamed statement again before a batch
+// that uses it without parsing it, before the batch's own unit exists.
+func (rc *resultCache) restoreUnnamed(batch []backends.Frame) error {
+	for _, m := range batch {
+		if m.Type == 'P' {
+			return nil
+		}
+		if (m.Type == 'B' || m.Type == 'D') && rc.unnamedGone && rc.unnamed != nil && usesUnnamed(m) {
+			rc.unnamedGone = false
+			_, err := rc.silently(backends.NewFrame('P', rc.unnamed.body, backends.MessageDecoder{}), syncFrame)
+			return err
+		}
+	}
+	return nil
+}
+
+// usesUnnamed reports a Bind of, or a Describe of, the unnamed statement.
+func usesUnnamed(f backends.Frame) bool {
+	if f.Type == 'B' {
+		_, stmt, _, ok := twoStrings(f.Body)
+		return ok && stmt == ""
+	}
+	return len(f.Body) == 2 && f.Body[0] == 'S' && f.Body[1] == 0
+}
+
+var syncFrame = backends.NewFrame('S', nil, backends.MessageDecoder{})
 
 // batchKey returns the key of a held batch that may be cached.
 func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
@@ -503,7 +539,7 @@ func (rc *resultCache) key(shape, statement string) cache.Key {
 // serve answers a cacheable request: from the cache, from a run of the
 // same request by another session, or by running it (forward) and
 // keeping the answer.
-func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after func() error) error {
+func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward func() error) error {
 	ttl := rc.pol.TTL
 	if ci.TTL > 0 {
 		ttl = ci.TTL
@@ -512,12 +548,12 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 	id := key.ID()
 	var mine *unit
 	var handleErr error
+	// SHOW changes nothing, and inside the transaction it would show the
+	// transaction's settings (transaction_read_only).
+	wrap := !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
 	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
 		// The request runs in a READ ONLY transaction sent in the same
 		// write: what is stored is what the backend agreed changes nothing.
-		// SHOW changes nothing, and inside the transaction it would
-		// show the transaction's settings (transaction_read_only).
-		wrap := !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
 		mine = &unit{capture: true, wrapped: wrap, done: make(chan struct{})}
 		if wrap {
 			if _, handleErr = rc.silently(beginReadOnly); handleErr != nil {
@@ -528,26 +564,17 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 		if handleErr = forward(); handleErr != nil {
 			return cache.Fill{}, errNotShared
 		}
-		committed := closedChan
 		if wrap {
-			if committed, handleErr = rc.silently(commit); handleErr != nil {
+			// Sent in the same write; its answer reaches nobody, and the
+			// client's next request queues behind it on the wire.
+			if _, handleErr = rc.silently(commit); handleErr != nil {
 				return cache.Fill{}, errNotShared
 			}
 		}
-		if after != nil {
-			if handleErr = after(); handleErr != nil {
-				return cache.Fill{}, errNotShared
-			}
-		}
-		// The answer goes to the client once the proxy's transaction is
-		// over (the COMMIT was sent in the same write), so that the
-		// client's next request finds the session idle.
-		for _, done := range []<-chan struct{}{mine.done, committed} {
-			select {
-			case <-done:
-			case <-rc.s.srv.ctx.Done():
-				return cache.Fill{}, errNotShared
-			}
+		select {
+		case <-mine.done:
+		case <-rc.s.srv.ctx.Done():
+			return cache.Fill{}, errNotShared
 		}
 		if mine.failed || mine.overflow {
 			return cache.Fill{}, errNotShared
@@ -576,26 +603,23 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward, after
 			rc.c.InvalidateAll(rc.conn)
 			return forward()
 		}
+		if wrap && strings.HasPrefix(key.Shape, "P") {
+			rc.unnamedGone = true // the proxy's COMMIT destroyed it
+		}
 		rc.s.log.Debug("result cache miss", "key", id.String(), "stored", res.NotStored == nil && err == nil)
 		return rc.reply(nil, mine.buf)
 	case err == nil: // from the cache, or shared with a run of another session
 		rc.s.log.Debug("result cache "+res.Source.String(), "key", id.String())
-		if err := rc.reply(nil, res.Frames); err != nil {
-			return err
+		if strings.HasPrefix(key.Shape, "P") {
+			rc.unnamedGone = true // the server never saw this Parse
 		}
-		if after != nil {
-			return after()
-		}
-		return nil
+		return rc.reply(nil, res.Frames)
 	default: // the run we waited for is not ours to share: run it ourselves
 		u := rc.newUnit()
 		rc.tee.push(u)
 		return forward()
 	}
 }
-
-// closedChan stands for an answer that is already complete.
-var closedChan = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // The statements around a request being cached, as simple Queries.
 var (
@@ -653,14 +677,23 @@ type tee struct {
 	txInval  []string // tables written in the current transaction block
 	txAll    bool
 	startup  map[string]string // settings as the session started, for RESET
+	status   byte              // the last ReadyForQuery the client got
 }
 
 var _ backends.FrameWriter = (*tee)(nil)
 
+// idle reports that the client has every answer it asked for and is
+// outside a transaction block. Requests the proxy sent on its own
+// (silent) do not count: nothing of them reaches the client.
 func (t *tee) idle() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.units) == 0
+	for _, u := range t.units {
+		if !u.silent {
+			return false
+		}
+	}
+	return t.status == 'I'
 }
 
 func (t *tee) push(u *unit) {
@@ -778,6 +811,9 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 		// transaction).
 		body = []byte{'I'}
 	}
+	if u != nil && u.capture && typ == 'Z' && len(body) == 1 {
+		t.status = body[0]
+	}
 	if u != nil && u.capture && !u.overflow {
 		u.buf = appendFrame(u.buf, typ, body)
 		if len(u.buf) > t.rc.c.Config().MaxEntryBytes {
@@ -802,6 +838,9 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 	}
 	if end && u != nil {
 		t.finish(u, typ, body)
+		if typ == 'Z' && len(body) == 1 {
+			t.status = body[0]
+		}
 	}
 	t.mu.Unlock()
 	if end && u != nil && u.capture {
