@@ -62,6 +62,7 @@ type resultCache struct {
 	batch       []backends.Frame // extended messages held back until Sync
 	batchBytes  int
 	pendInval   []string // tables written by messages not yet in a unit
+	pendBound   []string // statements bound since, whose writes are not worked out yet
 	pendAll     bool
 	pendParses  []parsed
 	stmts       map[string]parsed // named statements (confirmed by a unit without error)
@@ -72,11 +73,10 @@ type resultCache struct {
 
 // parsed is a statement a client prepared.
 type parsed struct {
-	name   string
-	query  string
-	types  []uint32
-	writes sqltext.WriteSet
-	body   []byte // the Parse message body, to send again
+	name  string
+	query string
+	types []uint32
+	body  []byte // the Parse message body, to send again
 }
 
 // unit is one request the backend answers up to a ReadyForQuery.
@@ -175,6 +175,10 @@ func (rc *resultCache) message(f backends.Frame) error {
 // newUnit makes the unit of the next Query/FunctionCall/Sync, carrying
 // what the messages since the last one wrote and prepared.
 func (rc *resultCache) newUnit() *unit {
+	for _, q := range rc.pendBound {
+		rc.noteWrites(sqltext.Writes(q, rc.pol.Dialect))
+	}
+	rc.pendBound = rc.pendBound[:0]
 	u := &unit{inval: rc.pendInval, invalAll: rc.pendAll, parses: rc.pendParses}
 	rc.pendInval, rc.pendAll, rc.pendParses = nil, false, nil
 	// Written tables are invalidated when the request is sent too: a read
@@ -213,7 +217,6 @@ func (rc *resultCache) note(f backends.Frame) {
 			return
 		}
 		p := parsed{name: name, query: query, types: oids(rest), body: append([]byte(nil), f.Body...)}
-		p.writes = sqltext.Writes(query, rc.pol.Dialect)
 		rc.sessionEffects(query, false)
 		if name == "" {
 			rc.unnamed = &p
@@ -225,14 +228,16 @@ func (rc *resultCache) note(f backends.Frame) {
 		if !ok {
 			return
 		}
+		// What it writes is worked out when the request goes to the
+		// backend (newUnit): a cached answer never needs it.
 		if stmt == "" {
 			if rc.unnamed != nil {
-				rc.noteWrites(rc.unnamed.writes)
+				rc.pendBound = append(rc.pendBound, rc.unnamed.query)
 			} else {
 				rc.pendAll = true
 			}
 		} else if p, ok := rc.tee.stmt(stmt); ok {
-			rc.noteWrites(p.writes)
+			rc.pendBound = append(rc.pendBound, p.query)
 		} else {
 			rc.pendAll = true // a statement parsed outside the proxy's view
 		}
@@ -256,6 +261,9 @@ func (rc *resultCache) note(f backends.Frame) {
 // is returned, to be recorded when it succeeds; any other change of a
 // setting stops caching for the session, since the key could not follow.
 func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
+	if !containsFold(q, "set", "discard") { // RESET contains SET
+		return nil
+	}
 	stmts := sqltext.Split(q)
 	for _, st := range stmts {
 		info := sqltext.Classify(st)
@@ -284,6 +292,9 @@ func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
 // redefines: protocol-level and SQL-level statements share one name
 // space, and the proxy no longer knows the text behind the name.
 func (rc *resultCache) sqlStatementNames(q string) {
+	if !containsFold(q, "prepare", "deallocate") {
+		return
+	}
 	for _, st := range sqltext.Split(q) {
 		info := sqltext.Classify(st)
 		if info.Command != "PREPARE" && info.Command != "DEALLOCATE" {
@@ -305,6 +316,18 @@ func (rc *resultCache) sqlStatementNames(q string) {
 			break
 		}
 	}
+}
+
+// containsFold reports whether s contains any of the lower-case words,
+// in any case.
+func containsFold(s string, words ...string) bool {
+	l := strings.ToLower(s)
+	for _, w := range words {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // hold keeps a copy of an extended message until its Sync.
@@ -331,22 +354,23 @@ func (rc *resultCache) query(f backends.Frame) error {
 	q, _ := cstr(f.Body)
 	rc.syncsInCopy = 0
 	rc.unnamed = nil // a simple Query destroys the unnamed statement
-	if set, ok := sqltext.ParseSet(q); ok && set.Name == "xconn.cache" && !set.Local {
-		if rc.tee.idle() {
+	if strings.Contains(q, "xconn") {
+		if set, ok := sqltext.ParseSet(q); ok && set.Name == "xconn.cache" && !set.Local && rc.tee.idle() {
 			return rc.setCacheMode(set)
 		}
 	}
-	ws := sqltext.Writes(q, rc.pol.Dialect)
-	rc.noteWrites(ws)
-	rc.sqlStatementNames(q)
-	set := rc.sessionEffects(q, rc.tee.idle())
 	if rc.quiet() {
+		// A cacheable statement only reads: it writes nothing and changes
+		// no setting, so the analyses below have nothing to find.
 		if ci := sqltext.Cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
 			return rc.serve(rc.key("Q", q), ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
 		}
 	}
+	rc.noteWrites(sqltext.Writes(q, rc.pol.Dialect))
+	rc.sqlStatementNames(q)
+	set := rc.sessionEffects(q, rc.tee.idle())
 	u := rc.newUnit()
 	u.set = set
 	rc.tee.push(u)
@@ -613,6 +637,7 @@ func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward func()
 		if strings.HasPrefix(key.Shape, "P") {
 			rc.unnamedGone = true // the server never saw this Parse
 		}
+		rc.pendBound = rc.pendBound[:0] // reads: nothing to invalidate
 		return rc.reply(nil, res.Frames)
 	default: // the run we waited for is not ours to share: run it ourselves
 		u := rc.newUnit()
