@@ -362,7 +362,7 @@ func (rc *resultCache) query(f backends.Frame) error {
 	if rc.quiet() {
 		// A cacheable statement only reads: it writes nothing and changes
 		// no setting, so the analyses below have nothing to find.
-		if ci := sqltext.Cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
+		if ci := cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
 			return rc.serve(rc.key("Q", q), ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
@@ -484,7 +484,7 @@ func usesUnnamed(f backends.Frame) bool {
 var syncFrame = backends.NewFrame('S', nil, backends.MessageDecoder{})
 
 // batchKey returns the key of a held batch that may be cached.
-func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
+func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 	var shape []byte
 	var p *parsed
 	var bind *pgproto3.Bind
@@ -494,45 +494,45 @@ func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
 		case 'P':
 			name, query, rest, ok := twoStrings(f.Body)
 			if !ok || name != "" {
-				return cache.Key{}, sqltext.CacheInfo{}, false // a named Parse must reach the server
+				return cache.Key{}, cacheInfo{}, false // a named Parse must reach the server
 			}
 			p = &parsed{query: query, types: oids(rest)}
 		case 'B':
 			var b pgproto3.Bind
 			if b.Decode(f.Body) != nil || b.DestinationPortal != "" {
-				return cache.Key{}, sqltext.CacheInfo{}, false
+				return cache.Key{}, cacheInfo{}, false
 			}
 			if p == nil {
 				if b.PreparedStatement == "" {
 					// The unnamed statement of an earlier request: the
 					// proxy's READ ONLY transaction around a miss (simple
 					// Queries) would destroy it before the Bind.
-					return cache.Key{}, sqltext.CacheInfo{}, false
+					return cache.Key{}, cacheInfo{}, false
 				} else if q, ok := rc.tee.stmt(b.PreparedStatement); ok {
 					p = &q
 				} else {
-					return cache.Key{}, sqltext.CacheInfo{}, false
+					return cache.Key{}, cacheInfo{}, false
 				}
 			} else if b.PreparedStatement != "" {
-				return cache.Key{}, sqltext.CacheInfo{}, false
+				return cache.Key{}, cacheInfo{}, false
 			}
 			bind = &b
 		case 'D':
 			if len(f.Body) < 2 || f.Body[0] != 'P' || f.Body[1] != 0 {
-				return cache.Key{}, sqltext.CacheInfo{}, false
+				return cache.Key{}, cacheInfo{}, false
 			}
 		case 'E':
 			if len(f.Body) != 5 || f.Body[0] != 0 || binary.BigEndian.Uint32(f.Body[1:]) != 0 {
-				return cache.Key{}, sqltext.CacheInfo{}, false // a named portal or a row limit
+				return cache.Key{}, cacheInfo{}, false // a named portal or a row limit
 			}
 		default:
-			return cache.Key{}, sqltext.CacheInfo{}, false
+			return cache.Key{}, cacheInfo{}, false
 		}
 	}
 	if bind == nil || p == nil || shape[len(shape)-1] != 'E' || strings.Count(string(shape), "E") != 1 {
-		return cache.Key{}, sqltext.CacheInfo{}, false
+		return cache.Key{}, cacheInfo{}, false
 	}
-	ci := sqltext.Cacheability(p.query, rc.pol.Dialect)
+	ci := cacheability(p.query, rc.pol.Dialect)
 	if !ci.Cacheable || ci.NoCache {
 		return cache.Key{}, ci, false
 	}
@@ -544,7 +544,7 @@ func (rc *resultCache) batchKey() (cache.Key, sqltext.CacheInfo, bool) {
 			format = bind.ParameterFormatCodes[i]
 		}
 		if format == 0 && v != nil && sqltext.TimeDependentLiteral(string(v)) {
-			return cache.Key{}, sqltext.CacheInfo{}, false
+			return cache.Key{}, cacheInfo{}, false
 		}
 	}
 	key := rc.key(string(shape)+"S", p.query)
@@ -563,12 +563,12 @@ func (rc *resultCache) key(shape, statement string) cache.Key {
 // serve answers a cacheable request: from the cache, from a run of the
 // same request by another session, or by running it (forward) and
 // keeping the answer.
-func (rc *resultCache) serve(key cache.Key, ci sqltext.CacheInfo, forward func() error) error {
+func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) error {
 	ttl := rc.pol.TTL
 	if ci.TTL > 0 {
 		ttl = ci.TTL
 	}
-	tables := sqltext.TableKeys(ci.Tables)
+	tables := ci.keys
 	id := key.ID()
 	var mine *unit
 	var handleErr error
@@ -689,6 +689,54 @@ func staleNotice(stored time.Time) *pgproto3.NoticeResponse {
 // connection exceptions and the server shutting down or starting.
 func unreachable(code string) bool {
 	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02" || code == "57P03" || code == "53300"
+}
+
+// cacheInfo is what the classifier says of a statement, with its tables'
+// invalidation keys.
+type cacheInfo struct {
+	sqltext.CacheInfo
+	keys []string
+}
+
+// classified remembers the classifier's verdicts by statement text:
+// applications send the same few statements again and again, and a hit
+// should not pay for reading the SQL each time. It is emptied when full.
+var classified struct {
+	sync.Mutex
+	m map[classifiedKey]cacheInfo
+}
+
+type classifiedKey struct {
+	text    string
+	dialect sqltext.Dialect
+}
+
+const (
+	maxClassified     = 4096
+	maxClassifiedText = 4 << 10
+)
+
+// cacheability is sqltext.Cacheability, remembered.
+func cacheability(q string, d sqltext.Dialect) cacheInfo {
+	k := classifiedKey{q, d}
+	classified.Lock()
+	ci, ok := classified.m[k]
+	classified.Unlock()
+	if ok {
+		return ci
+	}
+	c := sqltext.Cacheability(q, d)
+	ci = cacheInfo{CacheInfo: c, keys: sqltext.TableKeys(c.Tables)}
+	if len(q) > maxClassifiedText {
+		return ci // the memory is for the many short statements
+	}
+	classified.Lock()
+	if classified.m == nil || len(classified.m) >= maxClassified {
+		classified.m = make(map[classifiedKey]cacheInfo, maxClassified)
+	}
+	classified.m[k] = ci
+	classified.Unlock()
+	return ci
 }
 
 // tee sees every backend message of the session.
