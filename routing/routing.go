@@ -46,6 +46,16 @@ type Options struct {
 	// and stale_if_error) for sections that do not set their own. Zero:
 	// not cached, never stale.
 	CacheTTL, StaleIfError time.Duration
+	// MaxBackends is the most backends kept open (max_backends, like
+	// st.connection's max_entries): past it, the least recently used one
+	// that no session uses is closed. Zero: no limit.
+	MaxBackends int
+	// BackendTTL rebuilds a backend this long after it opened
+	// (connection_ttl, like st.connection's ttl): sessions still on the
+	// old one finish there. Zero: never.
+	BackendTTL time.Duration
+	// Now is the clock for BackendTTL and recency; nil means time.Now.
+	Now func() time.Time
 }
 
 // Registry resolves names and holds the open backends. It is safe for
@@ -72,6 +82,10 @@ type entry struct {
 	// last one ends, so running transactions finish where they started.
 	sessions int
 	retired  bool
+	// opened and used (guarded by Registry.mu, not mu, which is held
+	// while a backend opens) are when the backend opened and when a
+	// session last asked for it.
+	opened, used time.Time
 }
 
 // New returns a Registry over a loaded configuration.
@@ -84,6 +98,9 @@ func New(cfg *secrets.Config, opts Options) *Registry {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Registry{cfg: cfg, opts: opts, entries: map[string]*entry{}}
 }
@@ -241,8 +258,19 @@ func (r *Registry) Route(ctx context.Context, database string) (string, backends
 // it are counted, so that a reload can close it when the last one ends.
 func (r *Registry) Backend(ctx context.Context, c *secrets.Connection) (backends.Backend, error) {
 	fp := c.Fingerprint()
+	now := r.opts.Now()
 	r.mu.Lock()
 	e, ok := r.entries[c.Name]
+	if ok && e.fp == fp && r.opts.BackendTTL > 0 && e.expired(now, r.opts.BackendTTL) {
+		// connection_ttl: a new backend; the old one closes after its
+		// last session.
+		delete(r.entries, c.Name)
+		r.mu.Unlock()
+		e.retire()
+		r.opts.Logger.Info("backend rebuilt after connection_ttl", "connection", c.Name, "ttl", r.opts.BackendTTL)
+		r.mu.Lock()
+		ok = false
+	}
 	if !ok || e.fp != fp {
 		if ok && r.cfg.Connections[c.Name] != nil && r.cfg.Connections[c.Name].Fingerprint() != fp {
 			// c was resolved from a configuration a reload has replaced
@@ -257,16 +285,72 @@ func (r *Registry) Backend(ctx context.Context, c *secrets.Connection) (backends
 	r.mu.Unlock()
 
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	opened := false
 	if e.backend == nil {
 		b, err := r.open(ctx, c)
 		if err != nil {
+			e.mu.Unlock()
 			return nil, err
 		}
 		r.opts.Logger.Info("backend ready", "connection", c.Name, "url", c.URL())
 		e.backend, e.handle = b, &tracked{Backend: b, e: e}
+		opened = true
 	}
-	return e.handle, nil
+	h := e.handle
+	e.mu.Unlock()
+	r.mu.Lock()
+	if opened {
+		e.opened = now
+	}
+	e.used = now
+	r.mu.Unlock()
+	if opened {
+		r.trim(e) // outside e.mu: trim takes r.mu, then entries' locks
+	}
+	return h, nil
+}
+
+// expired reports a backend older than ttl. Called with r.mu held.
+func (e *entry) expired(now time.Time, ttl time.Duration) bool {
+	return !e.opened.IsZero() && now.Sub(e.opened) >= ttl
+}
+
+// trim closes the least recently used backends no session uses while
+// more than MaxBackends are open; keep is the one just opened.
+func (r *Registry) trim(keep *entry) {
+	if r.opts.MaxBackends <= 0 {
+		return
+	}
+	for {
+		r.mu.Lock()
+		open := 0
+		var lru *entry
+		for _, e := range r.entries {
+			if e == keep {
+				open++
+				continue
+			}
+			if !e.mu.TryLock() {
+				open++ // opening now: counted, not a candidate
+				continue
+			}
+			if e.backend != nil {
+				open++
+				if e.sessions == 0 && (lru == nil || e.used.Before(lru.used)) {
+					lru = e
+				}
+			}
+			e.mu.Unlock()
+		}
+		if open <= r.opts.MaxBackends || lru == nil {
+			r.mu.Unlock()
+			return
+		}
+		delete(r.entries, lru.name)
+		r.mu.Unlock()
+		lru.retire()
+		r.opts.Logger.Info("backend closed: max_backends reached and it was the least recently used", "connection", lru.name, "max_backends", r.opts.MaxBackends)
+	}
 }
 
 // tracked is a backend whose sessions the registry counts.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/internal/pgcode"
@@ -269,5 +270,62 @@ func TestReload(t *testing.T) {
 	}
 	if opened[1].closed.Load() || opened[2].closed.Load() {
 		t.Fatal("a backend in use was closed")
+	}
+}
+
+// max_backends closes the least recently used backend no session uses;
+// connection_ttl rebuilds a backend after its age, the old one closing
+// after its last session.
+func TestMaxBackendsAndTTL(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secrets.toml")
+	body := ""
+	for _, n := range []string{"a", "b", "c"} {
+		body += "[connections." + n + "]\nurl = \"sqlite:///" + n + ".db\"\n"
+	}
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var opened []*countedBackend
+	r := New(cfg, Options{MaxBackends: 2, BackendTTL: time.Hour, Now: func() time.Time { return now },
+		Openers: map[string]Opener{"sqlite": func(_ context.Context, c *secrets.Connection) (backends.Backend, error) {
+			b := &countedBackend{name: c.Name}
+			opened = append(opened, b)
+			return b, nil
+		}}})
+	ctx := context.Background()
+	route := func(name string) backends.Backend {
+		t.Helper()
+		_, b, err := r.Route(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	route("a")
+	now = now.Add(time.Second)
+	bb := route("b")
+	session, _ := bb.Open(ctx, backends.SessionParams{})
+	now = now.Add(time.Second)
+	route("a") // a is now more recent than b, but b has a session
+	now = now.Add(time.Second)
+	route("c") // three open: a is the least recently used without a session
+	if !opened[0].closed.Load() || opened[1].closed.Load() || opened[2].closed.Load() {
+		t.Fatalf("closed: a=%v b=%v c=%v", opened[0].closed.Load(), opened[1].closed.Load(), opened[2].closed.Load())
+	}
+	now = now.Add(2 * time.Hour)
+	if route("b") == bb {
+		t.Fatal("b was not rebuilt after connection_ttl")
+	}
+	if opened[1].closed.Load() {
+		t.Fatal("the old b closed under its session")
+	}
+	session.Close()
+	if !opened[1].closed.Load() {
+		t.Fatal("the old b stayed open after its last session")
 	}
 }

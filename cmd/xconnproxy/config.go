@@ -33,6 +33,8 @@ type settings struct {
 	CacheSize       int64         // cache_size; default 256MiB; 0 turns the cache off
 	CacheTTL        time.Duration // cache_ttl: default for every connection; default 0 (off)
 	StaleIfError    time.Duration // stale_if_error: default for every connection; default 0
+	MaxBackends     int           // max_backends: most backends open; default 0 (no limit)
+	ConnectionTTL   time.Duration // connection_ttl: a backend is rebuilt after this age; default 0 (never)
 }
 
 // DefaultListen is what `psql -h localhost` expects.
@@ -132,7 +134,7 @@ func resolve(fv *flagValues, e env, cfg *secrets.Config) (settings, error) {
 			return s, fmt.Errorf("%s: %s: %w", where, key, err)
 		}
 	}
-	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size", "cache_size", "cache_ttl", "stale_if_error"} {
+	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size", "cache_size", "cache_ttl", "stale_if_error", "max_backends", "connection_ttl"} {
 		name := "XCONNPROXY_" + strings.ToUpper(key)
 		if v, ok := e.lookup(name); ok && v != "" {
 			if err := s.apply(key, v); err != nil {
@@ -207,10 +209,32 @@ func (s *settings) apply(key string, v any) error {
 		} else {
 			s.StaleIfError = d
 		}
+	case "max_backends":
+		var n int64
+		switch x := v.(type) {
+		case int64:
+			n = x
+		case string:
+			if _, err := fmt.Sscan(x, &n); err != nil {
+				return fmt.Errorf("want a whole number, 0 for no limit")
+			}
+		default:
+			return fmt.Errorf("want a whole number, 0 for no limit")
+		}
+		if n < 0 {
+			return fmt.Errorf("want a whole number, 0 for no limit")
+		}
+		s.MaxBackends = int(n)
+	case "connection_ttl":
+		d, err := units.Duration(v)
+		if err != nil {
+			return err
+		}
+		s.ConnectionTTL = d
 	case "routes":
 		// [xconnproxy.routes] is read by the secrets loader.
 	default:
-		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, cache_size, cache_ttl, stale_if_error, routes)")
+		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, cache_size, cache_ttl, stale_if_error, max_backends, connection_ttl, routes)")
 	}
 	return nil
 }
