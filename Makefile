@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test lint bench bench-pg bench-cache e2e build fuzz
+.PHONY: run test lint bench bench-pg bench-cache bench-restart e2e build fuzz
 
 run: ## serve the demo (.streamlit/secrets.toml) on 127.0.0.1:6432
 	$(GO) run ./cmd/xconnproxy --listen 127.0.0.1:6432
@@ -25,6 +25,9 @@ bench-pg: ## pgbench -S direct, through PgBouncer and through xconnproxy (needs 
 
 bench-cache: ## pgbench on a cached aggregate: direct, pgpool-II, xconnproxy's cache, a ceiling server (DURATION=10)
 	bash integration/bench/cache.sh
+
+bench-restart: ## pgbench -S -c 4 through xconnproxy, PgBouncer, pgpool-II while PostgreSQL restarts (RESTARTS the local server)
+	bash integration/bench/restart.sh
 
 e2e: ## the end-to-end package only
 	$(GO) test -race -count=1 -v ./integration/

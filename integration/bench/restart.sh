@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# pgbench -S with 4 clients through xconnproxy, PgBouncer and pgpool-II
+# while the local PostgreSQL restarts with -m fast, one target at a time;
+# prints, for each, the clients pgbench aborted and the transactions that
+# failed.
+#
+#   integration/bench/restart.sh          # 12 s per target, restart after 4 s
+#
+# It RESTARTS the PostgreSQL cluster at $PGHOST:$PGPORT (pg_ctlcluster, so
+# it needs the rights to: root, or the postgres user), three times. Do not
+# run it where others use that server. Needs pgbench (PostgreSQL's server
+# package), pgbouncer and pgpool2 (Debian packages), go.
+#
+# Every pooler runs its transaction pool mode (pgpool-II has no such mode;
+# it runs as it does by default, in raw mode). xconnproxy finds server
+# connections that died while idle before it hands them out, waits for the
+# server to come back (retry_timeout), and sends a read whose connection
+# failed before any of its answer was sent again on a new connection.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION=${DURATION:-12}
+RESTART_AFTER=${RESTART_AFTER:-4}
+PGHOST=${PGHOST:-127.0.0.1}
+PGPORT=${PGPORT:-5432}
+DB=xcp_restart
+BOUNCER_PORT=6456
+PGPOOL_PORT=6457
+PCP_PORT=6458
+PROXY_PORT=6459
+
+pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
+[ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
+command -v pgbouncer >/dev/null || { echo "pgbouncer not found: apt-get install pgbouncer"; exit 1; }
+pgpool=$(command -v pgpool || ls /usr/sbin/pgpool 2>/dev/null || true)
+[ -n "$pgpool" ] || { echo "pgpool not found: apt-get install pgpool2"; exit 1; }
+cluster=$(ls /etc/postgresql | sort -V | tail -1)
+
+work=$(mktemp -d)
+chmod 755 "$work"
+out=integration/bench/out
+mkdir -p "$out"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export PGSSLMODE=disable
+
+restart_pg() {
+	pg_ctlcluster --skip-systemctl-redirect "$cluster" main restart -m fast >/dev/null 2>&1 ||
+		pg_ctlcluster "$cluster" main restart -m fast
+}
+
+echo "== preparing $DB (pgbench -i -s 1)"
+psql -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+"$pgbench" -q -i -s 1 -h "$PGHOST" -p "$PGPORT" -U postgres "$DB" >/dev/null 2>&1
+
+echo "== starting PgBouncer (transaction mode), pgpool-II and xconnproxy (transaction mode)"
+cat > "$work/pgbouncer.ini" <<INI
+[databases]
+$DB = host=$PGHOST port=$PGPORT dbname=$DB user=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = transaction
+default_pool_size = 8
+logfile = $work/pgbouncer.log
+pidfile = $work/pgbouncer.pid
+INI
+echo '"postgres" ""' > "$work/userlist.txt"
+chmod 644 "$work"/*
+# PgBouncer refuses to run as root: as root, run it as postgres.
+if [ "$(id -u)" = 0 ]; then bouncer_user=(-u postgres); chown postgres "$work"; else bouncer_user=(); fi
+pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" 2>/dev/null &
+pids+=($!)
+
+# pgpool-II in raw mode, everything it writes in the work directory (see
+# cache.sh for why each setting is there).
+mkdir -p "$work/pgpool"
+cat > "$work/pgpool/pgpool.conf" <<CONF
+backend_clustering_mode = 'raw'
+listen_addresses = '127.0.0.1'
+port = $PGPOOL_PORT
+unix_socket_directories = '$work/pgpool'
+pcp_listen_addresses = ''
+pcp_port = $PCP_PORT
+pcp_socket_dir = '$work/pgpool'
+backend_hostname0 = '$PGHOST'
+backend_port0 = $PGPORT
+backend_weight0 = 1
+backend_flag0 = 'DISALLOW_TO_FAILOVER'
+enable_pool_hba = off
+num_init_children = 8
+max_pool = 1
+pid_file_name = '$work/pgpool/pgpool.pid'
+logdir = '$work/pgpool'
+log_destination = 'stderr'
+health_check_period = 0
+sr_check_period = 0
+load_balance_mode = off
+CONF
+: > "$work/pgpool/pcp.conf"
+"$pgpool" -n -f "$work/pgpool/pgpool.conf" -F "$work/pgpool/pcp.conf" 2>"$work/pgpool/pgpool.log" &
+pids+=($!)
+
+go build -o "$work/xconnproxy" ./cmd/xconnproxy
+cat > "$work/secrets.toml" <<TOML
+[connections.$DB]
+url = "postgresql://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
+pool_mode = "transaction"
+pool_size = 8
+TOML
+"$work/xconnproxy" --secrets "$work/secrets.toml" --listen "127.0.0.1:$PROXY_PORT" --log-level warn 2>"$work/xconnproxy.log" &
+pids+=($!)
+for port in $BOUNCER_PORT $PGPOOL_PORT $PROXY_PORT; do
+	for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+done
+
+# run NAME PORT: pgbench -S -c 4 for DURATION seconds, PostgreSQL
+# restarting after RESTART_AFTER seconds; prints "aborted failed tps".
+run() {
+	local log="$work/$1.pgbench"
+	"$pgbench" -n -S -c 4 -j 2 -T "$DURATION" -h 127.0.0.1 -p "$2" -U postgres "$DB" >"$log" 2>&1 &
+	local bench=$!
+	sleep "$RESTART_AFTER"
+	restart_pg
+	wait "$bench" || true
+	local aborted failed tps
+	aborted=$(grep -c 'aborted in command' "$log" || true)
+	failed=$(awk '/number of failed transactions/ { print $5; exit }' "$log")
+	tps=$(awk '/^tps = / { print int($3); exit }' "$log")
+	echo "${aborted:-0} ${failed:-0} ${tps:-0}"
+	cp "$log" "$out/restart-$1.log"
+	sleep 2 # let every pooler see the server back before the next target
+}
+
+printf 'target\taborted_clients\tfailed_transactions\ttps\n' > "$out/restart.tsv"
+printf '\n%-12s %16s %20s %8s\n' target "aborted clients" "failed transactions" tps
+for target in xconnproxy pgbouncer pgpool; do
+	case $target in
+	xconnproxy) port=$PROXY_PORT ;;
+	pgbouncer) port=$BOUNCER_PORT ;;
+	pgpool) port=$PGPOOL_PORT ;;
+	esac
+	read -r aborted failed tps < <(run "$target" "$port")
+	printf '%s\t%s\t%s\t%s\n' "$target" "$aborted" "$failed" "$tps" >> "$out/restart.tsv"
+	printf '%-12s %16s %20s %8s\n' "$target" "$aborted/4" "$failed" "$tps"
+done
+echo
+echo "raw figures: $out/restart.tsv; pgbench output: $out/restart-*.log"
