@@ -77,3 +77,11 @@ type TxStarter interface {
 type ImplicitCommitter interface {
 	CommitsImplicitly(info sqltext.Info, query string) bool
 }
+
+// A StatementChecker is a Dialect that refuses some statements before they
+// reach the data source (MySQL: SET of the session variables the proxy
+// relies on, in any form). CheckStatement is called for every statement
+// the bridge would send to the data source; a non-nil error fails it.
+type StatementChecker interface {
+	CheckStatement(info sqltext.Info, query string) error
+}

@@ -373,6 +373,11 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 		}
 	}
 	if st.kind == kindQuery || st.kind == kindExec {
+		if sc, ok := s.d.(StatementChecker); ok {
+			if err := sc.CheckStatement(st.info, text); err != nil {
+				return nil, err
+			}
+		}
 		st.query, st.order = s.d.Rewrite(text)
 	}
 	return st, nil

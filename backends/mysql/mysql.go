@@ -75,6 +75,7 @@ var (
 	_ bridge.SessionPasser     = (*Dialect)(nil)
 	_ bridge.TxStarter         = (*Dialect)(nil)
 	_ bridge.ImplicitCommitter = (*Dialect)(nil)
+	_ bridge.StatementChecker  = (*Dialect)(nil)
 )
 
 // Name is "MariaDB" or "MySQL", as the server said.
@@ -170,18 +171,10 @@ var showWords = map[string]bool{
 // WARNINGS...) to the server.
 func (d *Dialect) PassShow(name string) bool { return showWords[strings.ToLower(name)] }
 
-// reservedVars are the session variables the proxy's correctness rests on:
-// SET of one is answered as PostgreSQL answers an unknown parameter (42704)
-// instead of reaching the server.
-var reservedVars = map[string]bool{
-	"sql_mode": true, "autocommit": true, "character_set_client": true, "character_set_connection": true,
-	"character_set_results": true, "tx_isolation": true, "transaction_isolation": true,
-	"tx_read_only": true, "transaction_read_only": true, "completion_type": true,
-}
-
 // PassSet sends SET of MySQL's session variables (group_concat_max_len,
-// foreign_key_checks, ...) to the server, except reservedVars.
-func (d *Dialect) PassSet(name string) bool { return !reservedVars[strings.ToLower(name)] }
+// foreign_key_checks, ...) to the server. Those the proxy relies on are
+// refused there by CheckStatement, which sees every form of SET.
+func (d *Dialect) PassSet(name string) bool { return true }
 
 // implicitCommits are the commands, besides DDL, before which MySQL
 // commits the open transaction ("Statements That Cause an Implicit
