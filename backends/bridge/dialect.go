@@ -85,3 +85,11 @@ type ImplicitCommitter interface {
 type StatementChecker interface {
 	CheckStatement(info sqltext.Info, query string) error
 }
+
+// An IdentQuoter is a Dialect whose data source quotes identifiers in its
+// own way (MySQL: backticks). The bridge then writes savepoint names itself,
+// from the name PostgreSQL's rules give (quoted kept, unquoted lower-cased),
+// instead of sending the client's text.
+type IdentQuoter interface {
+	QuoteIdent(name string) string
+}

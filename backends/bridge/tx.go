@@ -174,7 +174,7 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		if s.tx == 'I' || s.implicit {
 			return "", pgcode.New(pgcode.NoActiveSQLTransaction, "SAVEPOINT can only be used in transaction blocks")
 		}
-		if _, err := s.conn.ExecContext(ctx, st.text); err != nil {
+		if _, err := s.conn.ExecContext(ctx, s.savepointSQL("SAVEPOINT ", tx.Savepoint, st.text)); err != nil {
 			return "", err
 		}
 		s.set.savepoint(tx.Savepoint)
@@ -191,7 +191,7 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		if i < 0 {
 			return "", pgcode.New(pgcode.InvalidSavepointSpecification, fmt.Sprintf("savepoint %q does not exist", tx.Savepoint))
 		}
-		if _, err := s.conn.ExecContext(ctx, st.text); err != nil {
+		if _, err := s.conn.ExecContext(ctx, s.savepointSQL(verb+" ", tx.Savepoint, st.text)); err != nil {
 			return "", err
 		}
 		if tx.Op == sqltext.TxRelease {
@@ -203,6 +203,17 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		return "ROLLBACK", nil
 	}
 	return "", pgcode.New(pgcode.FeatureNotSupported, st.info.Command+" is not supported")
+}
+
+// savepointSQL is the statement sent for SAVEPOINT, RELEASE SAVEPOINT or
+// ROLLBACK TO SAVEPOINT (verb): with an IdentQuoter, the verb and the
+// normalised name (lower-cased unless it was quoted), quoted in the data
+// source's way; otherwise the client's text.
+func (s *Session) savepointSQL(verb, name, text string) string {
+	if q, ok := s.d.(IdentQuoter); ok {
+		return verb + q.QuoteIdent(name)
+	}
+	return text
 }
 
 // applySet runs SET and RESET against the session settings.

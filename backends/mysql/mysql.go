@@ -76,6 +76,7 @@ var (
 	_ bridge.TxStarter         = (*Dialect)(nil)
 	_ bridge.ImplicitCommitter = (*Dialect)(nil)
 	_ bridge.StatementChecker  = (*Dialect)(nil)
+	_ bridge.IdentQuoter       = (*Dialect)(nil)
 )
 
 // Name is "MariaDB" or "MySQL", as the server said.
@@ -338,4 +339,9 @@ func (c *connector) product() string {
 		return "MariaDB"
 	}
 	return "MySQL"
+}
+
+// QuoteIdent quotes a name with backticks, doubling those inside.
+func (d *Dialect) QuoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
