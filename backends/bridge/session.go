@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -196,6 +197,40 @@ func (s *Session) Close() error {
 	s.unlock()
 	s.cache.close()
 	return s.conn.Close()
+}
+
+// renewConnTimeout bounds the wait for a fresh connection in renewConn.
+const renewConnTimeout = 30 * time.Second
+
+// renewConn replaces the session's connection with a fresh one from the
+// pool, for DISCARD ALL, when the driver's connection can be discarded
+// (it has a Discard(reason string) method: MySQL's, whose temporary
+// tables, user variables and other session state only a new connection
+// drops). Other data sources keep their connection.
+func (s *Session) renewConn(ctx context.Context) error {
+	renew := false
+	_ = s.conn.Raw(func(dc any) error {
+		if d, ok := dc.(interface{ Discard(reason string) }); ok {
+			d.Discard("DISCARD ALL")
+			renew = true
+		}
+		return nil
+	})
+	if !renew {
+		return nil
+	}
+	s.cache.close()
+	_ = s.conn.Close()
+	octx, cancel := context.WithTimeout(ctx, renewConnTimeout)
+	defer cancel()
+	conn, err := s.b.db.Conn(octx)
+	if err != nil {
+		e := s.d.Error(err)
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("DISCARD ALL: could not open a new %s connection: %s", s.d.Name(), e.Message)}
+	}
+	s.conn, s.cache = conn, newStmtCache(conn)
+	return nil
 }
 
 func (s *Session) unlock() {
@@ -861,6 +896,9 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			s.closePortal(name)
 		}
 		clear(s.stmts)
+		if err := s.renewConn(ctx); err != nil {
+			return err
+		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("DISCARD ALL")})
 	case kindExec:
 		return s.exec(ctx, p, w)

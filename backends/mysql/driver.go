@@ -80,6 +80,7 @@ type conn struct {
 	meta  bool   // prepare responses carry the result's columns (MariaDB's cache metadata)
 	open  *rows  // the result being read, if any
 	dirty string // why the session state differs from a fresh connection's; "" when it does not
+	used  bool   // a client statement ran since the last ResetSession
 }
 
 var (
@@ -212,6 +213,7 @@ func (cn *conn) note(query string) sqltext.Info {
 		// run (schemaChanged): a lookup in between may read the old one.
 		cn.c.schema.invalidate()
 	}
+	cn.used = true
 	if cn.dirty != "" {
 		return info
 	}
@@ -384,14 +386,36 @@ func (cn *conn) Ping(ctx context.Context) error {
 	return cn.inner.(driver.Pinger).Ping(ctx)
 }
 
-// ResetSession refuses a connection a client has changed (database/sql
-// then closes it and opens another), and checks the others as the driver
-// does.
+// ResetSession runs when database/sql hands a pooled connection to its
+// next user (the next client session). It refuses a connection a client
+// has changed (database/sql then closes it and opens another), checks the
+// others as the driver does, and forgets the previous client's
+// LAST_INSERT_ID() (and with it @@identity), which no statement marks
+// dirty: a new PostgreSQL session has no lastval() either.
 func (cn *conn) ResetSession(ctx context.Context) error {
 	if cn.dirty != "" {
 		return driver.ErrBadConn
 	}
-	return cn.inner.(driver.SessionResetter).ResetSession(ctx)
+	if err := cn.inner.(driver.SessionResetter).ResetSession(ctx); err != nil {
+		return err
+	}
+	if cn.used {
+		if err := cn.exec(ctx, "DO LAST_INSERT_ID(0)"); err != nil {
+			return driver.ErrBadConn
+		}
+		cn.used = false
+	}
+	return nil
+}
+
+// Discard marks the connection as changed, so that it is closed instead of
+// going back to the pool: the bridge's DISCARD ALL then takes a fresh one,
+// which drops temporary tables, user variables and every other session
+// state with it.
+func (cn *conn) Discard(reason string) {
+	if cn.dirty == "" {
+		cn.dirty = reason
+	}
 }
 
 // IsValid keeps a changed connection out of the pool.
