@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -106,11 +107,22 @@ func TestMySQLReview(t *testing.T) {
 	})
 
 	// MySQL commits the open transaction before a DDL statement even when
-	// the statement then fails; the proxy starts a new transaction only
-	// after DDL that succeeded. ROLLBACK then does not undo the INSERT.
+	// the statement then fails, which PostgreSQL's behaviour (ROLLBACK
+	// undoes the INSERT) cannot follow. The proxy warns (25001), as after
+	// DDL that succeeded, and keeps the block's state the server's: failed
+	// (E) until ROLLBACK, savepoints gone, the INSERT committed
+	// (docs/mysql.md, "DDL commits").
 	t.Run("failed DDL in a transaction commits earlier work", func(t *testing.T) {
 		table := prefix + "fddl"
-		a := connectPgconn(t, url, nil)
+		var mu sync.Mutex
+		var notices []string
+		a := connectPgconn(t, url, func(c *pgconn.Config) {
+			c.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+				mu.Lock()
+				notices = append(notices, n.Code)
+				mu.Unlock()
+			}
+		})
 		reviewMust(t, a, "CREATE TABLE "+table+" (id INT)")
 		reviewMust(t, a, "BEGIN")
 		reviewMust(t, a, "INSERT INTO "+table+" VALUES (1)")
@@ -119,13 +131,30 @@ func TestMySQLReview(t *testing.T) {
 		if s := a.TxStatus(); s != 'E' {
 			t.Errorf("status %c, want E", s)
 		}
+		mu.Lock()
+		if len(notices) != 1 || notices[0] != "25001" {
+			t.Errorf("notices %v, want one 25001 warning that the INSERT was committed", notices)
+		}
+		mu.Unlock()
 		reviewMust(t, a, "ROLLBACK")
-		if n := reviewCount(t, a, table); n != "0" {
-			t.Errorf("BEGIN; INSERT; DROP TABLE nosuch (fails); ROLLBACK: count %s, want 0 (as PostgreSQL)", n)
+		if n := reviewCount(t, a, table); n != "1" {
+			t.Errorf("BEGIN; INSERT; DROP TABLE nosuch (fails); ROLLBACK: count %s, want 1 (MySQL committed before the DROP)", n)
+		}
+		// A syntax error commits nothing.
+		reviewMust(t, a, "BEGIN")
+		reviewMust(t, a, "INSERT INTO "+table+" VALUES (2)")
+		_, err = execSimple(ctxT(t), a, "DROP TABLE "+table+" nonsense nonsense")
+		wantCode(t, err, "42601")
+		reviewMust(t, a, "ROLLBACK")
+		if n := reviewCount(t, a, table); n != "1" {
+			t.Errorf("BEGIN; INSERT; DROP with a syntax error; ROLLBACK: count %s, want 1", n)
 		}
 	})
 
-	t.Run("failed DDL after a savepoint: work after ROLLBACK TO autocommits", func(t *testing.T) {
+	// The savepoint went with MySQL's transaction: ROLLBACK TO it fails
+	// (3B001) instead of pretending, and the block stays failed until
+	// ROLLBACK; nothing after the failed DDL runs outside a transaction.
+	t.Run("failed DDL after a savepoint: the savepoint is gone", func(t *testing.T) {
 		table := prefix + "fddls"
 		a := connectPgconn(t, url, nil)
 		reviewMust(t, a, "CREATE TABLE "+table+" (id INT)")
@@ -133,15 +162,16 @@ func TestMySQLReview(t *testing.T) {
 		reviewMust(t, a, "SAVEPOINT s1")
 		_, err := execSimple(ctxT(t), a, "DROP TABLE "+prefix+"nosuch")
 		wantCode(t, err, "42P01")
-		if _, err := execSimple(ctxT(t), a, "ROLLBACK TO SAVEPOINT s1"); err != nil {
-			t.Errorf("ROLLBACK TO SAVEPOINT s1 after a failed statement: %v (PostgreSQL: ROLLBACK)", err)
-			reviewMust(t, a, "ROLLBACK")
-			return
+		_, err = execSimple(ctxT(t), a, "ROLLBACK TO SAVEPOINT s1")
+		wantCode(t, err, "3B001")
+		if s := a.TxStatus(); s != 'E' {
+			t.Errorf("status %c after ROLLBACK TO a dropped savepoint, want E", s)
 		}
-		reviewMust(t, a, "INSERT INTO "+table+" VALUES (1)")
+		_, err = execSimple(ctxT(t), a, "INSERT INTO "+table+" VALUES (1)")
+		wantCode(t, err, "25P02")
 		reviewMust(t, a, "ROLLBACK")
 		if n := reviewCount(t, a, table); n != "0" {
-			t.Errorf("INSERT inside the block survived ROLLBACK: count %s, want 0", n)
+			t.Errorf("INSERT inside the failed block ran: count %s, want 0", n)
 		}
 	})
 

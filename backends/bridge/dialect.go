@@ -93,3 +93,11 @@ type StatementChecker interface {
 type IdentQuoter interface {
 	QuoteIdent(name string) string
 }
+
+// A FailedCommitter is an ImplicitCommitter whose data source commits the
+// open transaction before a statement that then fails (MySQL: DROP TABLE
+// of a missing table). CommittedBeforeError reports whether err, the
+// statement's error, came after that commit.
+type FailedCommitter interface {
+	CommittedBeforeError(err error) bool
+}

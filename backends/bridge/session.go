@@ -1167,6 +1167,9 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	s.cache.put(ps)
 	if err != nil {
 		s.cache.forget(ps)
+		if werr := s.afterFailedImplicitCommit(ctx, p.st, err, w); werr != nil {
+			return werr
+		}
 		return interrupted(ctx, cctx, err)
 	}
 	var n int64
@@ -1198,6 +1201,30 @@ func (s *Session) afterImplicitCommit(ctx context.Context, st *stmt, w backends.
 		}
 	}
 	s.set.saves = nil // the data source's savepoints ended with its transaction
+	return s.startTx(context.WithoutCancel(ctx), s.locked, s.txReadOnly, s.set.isolation())
+}
+
+// afterFailedImplicitCommit is afterImplicitCommit for a statement that
+// failed: the data source may have committed the open transaction before
+// running it (MySQL does for DDL that then fails, unless it could not
+// even parse it). The client is warned, in an implicit block too (whose
+// earlier statements PostgreSQL would now undo), and the proxy follows the
+// data source: savepoints are gone, and a new transaction stands in for
+// the committed one until the error ends it.
+func (s *Session) afterFailedImplicitCommit(ctx context.Context, st *stmt, err error, w backends.Writer) error {
+	ic, ok := s.d.(ImplicitCommitter)
+	if !ok || !s.open || !ic.CommitsImplicitly(st.info, st.query) {
+		return nil
+	}
+	if fc, ok := s.d.(FailedCommitter); !ok || !fc.CommittedBeforeError(err) {
+		return nil
+	}
+	if werr := w.Send(warning(pgcode.ActiveSQLTransaction, fmt.Sprintf(
+		"%s committed the open transaction before %s, which then failed: the work before it is committed, and its savepoints are gone",
+		s.d.Name(), st.info.Command))); werr != nil {
+		return werr
+	}
+	s.set.saves = nil
 	return s.startTx(context.WithoutCancel(ctx), s.locked, s.txReadOnly, s.set.isolation())
 }
 

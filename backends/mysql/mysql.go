@@ -77,6 +77,7 @@ var (
 	_ bridge.ImplicitCommitter = (*Dialect)(nil)
 	_ bridge.StatementChecker  = (*Dialect)(nil)
 	_ bridge.IdentQuoter       = (*Dialect)(nil)
+	_ bridge.FailedCommitter   = (*Dialect)(nil)
 )
 
 // Name is "MariaDB" or "MySQL", as the server said.
@@ -198,6 +199,21 @@ func (d *Dialect) CommitsImplicitly(info sqltext.Info, query string) bool {
 		return !strings.HasPrefix(info.Command, "SELECT") // SELECT ... INTO @var
 	}
 	return implicitCommits[info.Command]
+}
+
+// CommittedBeforeError reports whether MySQL committed the open
+// transaction before a statement that CommitsImplicitly and failed with
+// err: it does as soon as the statement has been parsed, so every error
+// but a syntax error comes after the commit.
+func (d *Dialect) CommittedBeforeError(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1064, 1149: // ER_PARSE_ERROR, ER_SYNTAX_ERROR
+			return false
+		}
+	}
+	return true
 }
 
 // describe describes a statement (see Dialect.Columns).
