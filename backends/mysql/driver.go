@@ -363,7 +363,7 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 		return err
 	})
 	cn.schemaChanged(info)
-	return res, err
+	return upsertCount(query, res, err)
 }
 
 func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -539,7 +539,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		return err
 	})
 	s.cn.schemaChanged(s.info)
-	return res, err
+	return upsertCount(s.query, res, err)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -597,7 +597,7 @@ func (s *textStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 		return err
 	})
 	s.cn.schemaChanged(s.info)
-	return res, err
+	return upsertCount(s.query, res, err)
 }
 
 func (s *textStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
