@@ -98,6 +98,7 @@ type Session struct {
 	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
 	open       bool // the data source has a transaction open (false after abortFailed)
 	txReadOnly bool // the transaction is READ ONLY
+	txQueried  bool // a statement has run on the data source in this transaction
 	locked     bool // this session holds the backend's writer lock
 	discard    bool // extended protocol: an error occurred, skip until Sync
 	stmts      map[string]*stmt
@@ -856,6 +857,10 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			"current transaction is aborted, commands ignored until end of transaction block")
 	}
 	switch st.kind {
+	case kindQuery, kindExec, kindCursor:
+		s.txQueried = true // reset by the next BEGIN
+	}
+	switch st.kind {
 	case kindEmpty:
 		return w.Send(&pgproto3.EmptyQueryResponse{})
 	case kindTx:
@@ -883,7 +888,7 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case kindSetTx:
-		if err := s.setTransaction(st.txModes, w); err != nil {
+		if err := s.setTransaction(ctx, st.txModes, w); err != nil {
 			return err
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("SET")})

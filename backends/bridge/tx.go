@@ -29,7 +29,7 @@ func (s *Session) beginTx(ctx context.Context, immediate, readOnly bool, isolati
 		s.unlock()
 		return err
 	}
-	s.tx, s.open, s.txReadOnly = 'T', true, readOnly
+	s.tx, s.open, s.txReadOnly, s.txQueried = 'T', true, readOnly, false
 	s.set.begin(readOnly, isolation)
 	return nil
 }
@@ -317,7 +317,7 @@ func cutWords(words []string, want ...string) ([]string, bool) {
 }
 
 // setTransaction applies SET [SESSION CHARACTERISTICS AS] TRANSACTION.
-func (s *Session) setTransaction(m txModes, w backends.Writer) error {
+func (s *Session) setTransaction(ctx context.Context, m txModes, w backends.Writer) error {
 	if m.session {
 		if m.readOnly != "" {
 			if err := s.set.set("default_transaction_read_only", m.readOnly, false, false, s.tx != 'I'); err != nil {
@@ -332,8 +332,47 @@ func (s *Session) setTransaction(m txModes, w backends.Writer) error {
 	if s.tx == 'I' || s.implicit {
 		return w.Send(warning(pgcode.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks"))
 	}
+	isolation := m.isolation != "" && m.isolation != s.set.isolation()
+	readOnly := m.readOnly != "" && (m.readOnly == "on") != s.txReadOnly
+	if !isolation && !readOnly {
+		return nil
+	}
+	// PostgreSQL's rules (check_transaction_isolation, check_transaction_read_only).
+	if isolation && s.txQueried {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+	}
+	if isolation && len(s.set.saves) > 0 {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must not be called in a subtransaction")
+	}
+	if readOnly && m.readOnly == "off" && s.txQueried {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "transaction read-write mode must be set before any query")
+	}
+	if readOnly && m.readOnly == "off" && len(s.set.saves) > 0 {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "cannot set transaction read-write mode inside a read-only transaction")
+	}
+	newReadOnly := s.txReadOnly
 	if m.readOnly != "" {
-		s.txReadOnly = m.readOnly == "on"
+		newReadOnly = m.readOnly == "on"
+	}
+	newIsolation := s.set.isolation()
+	if m.isolation != "" {
+		newIsolation = m.isolation
+	}
+	if _, ok := s.d.(TxStarter); ok && s.open && !s.txQueried && len(s.set.saves) == 0 {
+		// The data source's transaction has run nothing yet: start it
+		// again with the new modes (MySQL takes them only before START
+		// TRANSACTION). Becoming READ ONLY later needs no restart: the
+		// proxy refuses writes itself (25006).
+		if err := s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			return err
+		}
+		if err := s.startTx(context.WithoutCancel(ctx), s.locked, newReadOnly, newIsolation); err != nil {
+			s.open = false
+			return err
+		}
+	}
+	if m.readOnly != "" {
+		s.txReadOnly = newReadOnly
 		if err := s.set.set("transaction_read_only", m.readOnly, true, false, true); err != nil {
 			return err
 		}
