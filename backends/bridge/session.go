@@ -68,7 +68,9 @@ type portal struct {
 	resolved bool // cols known (and, for Describe, sent)
 	done     bool
 	stop     context.CancelFunc // ends the cursor's context
-	prepared *cachedStmt        // the statement the cursor runs, held until close
+	cancel   context.CancelCauseFunc
+	timer    *time.Timer // statement_timeout of the message reading the portal
+	prepared *cachedStmt // the statement the cursor runs, held until close
 	cache    *stmtCache
 	cursor   bool // opened by DECLARE
 	hold     bool // DECLARE ... WITH HOLD: survives COMMIT
@@ -341,7 +343,7 @@ func interrupted(ctx, cctx context.Context, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
-	case cctx != nil && errors.Is(cctx.Err(), context.DeadlineExceeded):
+	case cctx != nil && (errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(context.Cause(cctx), context.DeadlineExceeded)):
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
 	}
 	return err
@@ -843,6 +845,7 @@ func (p *portal) close() {
 		p.stop()
 		p.stop = nil
 	}
+	p.disarmTimeout()
 }
 
 // --- execution ----------------------------------------------------------
@@ -1010,9 +1013,20 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 	if err := s.lockForWrite(ctx, p.st); err != nil {
 		return err
 	}
-	cctx, cancel := s.stmtCtx(context.WithoutCancel(ctx))
+	// No deadline on the cursor's own context: statement_timeout bounds
+	// each message that reads it (armTimeout), not the cursor's life.
+	cctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancel := func() { cancelCause(context.Canceled) }
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
+	p.ctx, p.cancel = cctx, cancelCause
+	s.armTimeout(p)
+	opened := false
+	defer func() {
+		if !opened {
+			p.disarmTimeout()
+		}
+	}()
 	args, err := s.args(p)
 	if err != nil {
 		cancel()
@@ -1038,8 +1052,28 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 		s.unlockAutocommit()
 		return interrupted(ctx, cctx, err)
 	}
-	p.src, p.stop, p.ctx = src, cancel, cctx
+	p.src, p.stop, opened = src, cancel, true
 	return nil
+}
+
+// armTimeout starts statement_timeout for the message reading portal p:
+// when it expires the portal's context ends with DeadlineExceeded as its
+// cause (the statement is stopped, 57014). disarmTimeout stops it when
+// the message is done with the portal.
+func (s *Session) armTimeout(p *portal) {
+	d := s.set.statementTimeout()
+	if d <= 0 || p.cancel == nil || p.timer != nil {
+		return
+	}
+	cancel := p.cancel
+	p.timer = time.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+}
+
+func (p *portal) disarmTimeout() {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
 }
 
 // args orders a portal's arguments for the driver.
@@ -1077,6 +1111,8 @@ func (s *Session) pump(ctx context.Context, p *portal, cols []outCol, maxRows in
 	if p.src == nil {
 		return 0, false, nil
 	}
+	s.armTimeout(p)
+	defer p.disarmTimeout()
 	stop := context.AfterFunc(ctx, func() {
 		if p.stop != nil {
 			p.stop()
