@@ -101,3 +101,11 @@ type IdentQuoter interface {
 type FailedCommitter interface {
 	CommittedBeforeError(err error) bool
 }
+
+// A Normalizer is a Dialect whose data source reads some text differently
+// from PostgreSQL's scanner (MySQL's "--x" and "#" comments). Normalize
+// rewrites a client's text, before the bridge splits or classifies it, so
+// that the scanner and the data source agree.
+type Normalizer interface {
+	Normalize(text string) string
+}

@@ -421,6 +421,14 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 	return st, nil
 }
 
+// normalize applies the dialect's Normalizer, if any, to a client's text.
+func (s *Session) normalize(text string) string {
+	if n, ok := s.d.(Normalizer); ok {
+		return n.Normalize(text)
+	}
+	return text
+}
+
 // passShow reports whether SHOW name goes to the data source: a name that
 // is not a PostgreSQL setting, for a dialect that has SHOW of its own.
 func (s *Session) passShow(name string) bool {
@@ -465,7 +473,7 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 	// A simple Query destroys the unnamed statement and portal.
 	delete(s.stmts, "")
 	s.closePortal("")
-	parts := sqltext.Split(text)
+	parts := sqltext.Split(s.normalize(text))
 	if len(parts) == 0 {
 		if err := w.Send(&pgproto3.EmptyQueryResponse{}); err != nil {
 			return err
@@ -523,7 +531,7 @@ func (s *Session) parse(m *pgproto3.Parse, w backends.Writer) error {
 			return pgcode.New(pgcode.DuplicatePreparedStatement, fmt.Sprintf("prepared statement %q already exists", m.Name))
 		}
 	}
-	parts := sqltext.Split(m.Query)
+	parts := sqltext.Split(s.normalize(m.Query))
 	if len(parts) > 1 {
 		return pgcode.New(pgcode.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}

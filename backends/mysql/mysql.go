@@ -78,6 +78,7 @@ var (
 	_ bridge.StatementChecker  = (*Dialect)(nil)
 	_ bridge.IdentQuoter       = (*Dialect)(nil)
 	_ bridge.FailedCommitter   = (*Dialect)(nil)
+	_ bridge.Normalizer        = (*Dialect)(nil)
 )
 
 // Name is "MariaDB" or "MySQL", as the server said.
