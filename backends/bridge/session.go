@@ -202,6 +202,21 @@ func (s *Session) Close() error {
 	return s.conn.Close()
 }
 
+// A discarder is a driver connection that can be marked for closing
+// instead of going back to the pool (see renewConn).
+type discarder interface{ Discard(reason string) }
+
+// discardable reports whether the session's driver connection is a
+// discarder.
+func (s *Session) discardable() bool {
+	ok := false
+	_ = s.conn.Raw(func(dc any) error {
+		_, ok = dc.(discarder)
+		return nil
+	})
+	return ok
+}
+
 // renewConnTimeout bounds the wait for a fresh connection in renewConn.
 const renewConnTimeout = 30 * time.Second
 
@@ -211,17 +226,13 @@ const renewConnTimeout = 30 * time.Second
 // tables, user variables and other session state only a new connection
 // drops). Other data sources keep their connection.
 func (s *Session) renewConn(ctx context.Context) error {
-	renew := false
-	_ = s.conn.Raw(func(dc any) error {
-		if d, ok := dc.(interface{ Discard(reason string) }); ok {
-			d.Discard("DISCARD ALL")
-			renew = true
-		}
-		return nil
-	})
-	if !renew {
+	if !s.discardable() {
 		return nil
 	}
+	_ = s.conn.Raw(func(dc any) error {
+		dc.(discarder).Discard("DISCARD ALL")
+		return nil
+	})
 	s.cache.close()
 	_ = s.conn.Close()
 	octx, cancel := context.WithTimeout(ctx, renewConnTimeout)
@@ -904,7 +915,9 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
 	case kindDiscard:
-		if s.tx != 'I' && !s.implicit {
+		if s.tx != 'I' && !s.implicit || s.open && s.discardable() {
+			// An implicit block's transaction lives on the connection
+			// DISCARD ALL would replace (PostgreSQL refuses it there too).
 			return pgcode.New(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
 		s.set.resetAll()

@@ -43,7 +43,9 @@ import (
 //   - connections whose session state a client changed (USE, SET, user
 //     variables, temporary tables, locks) are closed when the client
 //     leaves instead of going back to the pool, so the next client starts
-//     clean, as with PostgreSQL's DISCARD ALL.
+//     clean, as with PostgreSQL's DISCARD ALL; the others have
+//     LAST_INSERT_ID() reset when the next client takes them
+//     (ResetSession), and DISCARD ALL discards the connection (Discard).
 
 // connector opens the proxy's connections.
 type connector struct {
