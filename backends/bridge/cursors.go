@@ -252,6 +252,7 @@ func (s *Session) declare(ctx context.Context, p *portal, c cursorStmt) error {
 		cur.close()
 		return err
 	}
+	cur.disarmTimeout() // each FETCH has its own statement_timeout
 	s.portals[c.name] = cur
 	return nil
 }

@@ -77,3 +77,35 @@ type TxStarter interface {
 type ImplicitCommitter interface {
 	CommitsImplicitly(info sqltext.Info, query string) bool
 }
+
+// A StatementChecker is a Dialect that refuses some statements before they
+// reach the data source (MySQL: SET of the session variables the proxy
+// relies on, in any form). CheckStatement is called for every statement
+// the bridge would send to the data source; a non-nil error fails it.
+type StatementChecker interface {
+	CheckStatement(info sqltext.Info, query string) error
+}
+
+// An IdentQuoter is a Dialect whose data source quotes identifiers in its
+// own way (MySQL: backticks). The bridge then writes savepoint names itself,
+// from the name PostgreSQL's rules give (quoted kept, unquoted lower-cased),
+// instead of sending the client's text.
+type IdentQuoter interface {
+	QuoteIdent(name string) string
+}
+
+// A FailedCommitter is an ImplicitCommitter whose data source commits the
+// open transaction before a statement that then fails (MySQL: DROP TABLE
+// of a missing table). CommittedBeforeError reports whether err, the
+// statement's error, came after that commit.
+type FailedCommitter interface {
+	CommittedBeforeError(err error) bool
+}
+
+// A Normalizer is a Dialect whose data source reads some text differently
+// from PostgreSQL's scanner (MySQL's "--x" and "#" comments). Normalize
+// rewrites a client's text, before the bridge splits or classifies it, so
+// that the scanner and the data source agree.
+type Normalizer interface {
+	Normalize(text string) string
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -67,7 +68,9 @@ type portal struct {
 	resolved bool // cols known (and, for Describe, sent)
 	done     bool
 	stop     context.CancelFunc // ends the cursor's context
-	prepared *cachedStmt        // the statement the cursor runs, held until close
+	cancel   context.CancelCauseFunc
+	timer    *time.Timer // statement_timeout of the message reading the portal
+	prepared *cachedStmt // the statement the cursor runs, held until close
 	cache    *stmtCache
 	cursor   bool // opened by DECLARE
 	hold     bool // DECLARE ... WITH HOLD: survives COMMIT
@@ -97,6 +100,7 @@ type Session struct {
 	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
 	open       bool // the data source has a transaction open (false after abortFailed)
 	txReadOnly bool // the transaction is READ ONLY
+	txQueried  bool // a statement has run on the data source in this transaction
 	locked     bool // this session holds the backend's writer lock
 	discard    bool // extended protocol: an error occurred, skip until Sync
 	stmts      map[string]*stmt
@@ -196,6 +200,51 @@ func (s *Session) Close() error {
 	s.unlock()
 	s.cache.close()
 	return s.conn.Close()
+}
+
+// A discarder is a driver connection that can be marked for closing
+// instead of going back to the pool (see renewConn).
+type discarder interface{ Discard(reason string) }
+
+// discardable reports whether the session's driver connection is a
+// discarder.
+func (s *Session) discardable() bool {
+	ok := false
+	_ = s.conn.Raw(func(dc any) error {
+		_, ok = dc.(discarder)
+		return nil
+	})
+	return ok
+}
+
+// renewConnTimeout bounds the wait for a fresh connection in renewConn.
+const renewConnTimeout = 30 * time.Second
+
+// renewConn replaces the session's connection with a fresh one from the
+// pool, for DISCARD ALL, when the driver's connection can be discarded
+// (it has a Discard(reason string) method: MySQL's, whose temporary
+// tables, user variables and other session state only a new connection
+// drops). Other data sources keep their connection.
+func (s *Session) renewConn(ctx context.Context) error {
+	if !s.discardable() {
+		return nil
+	}
+	_ = s.conn.Raw(func(dc any) error {
+		dc.(discarder).Discard("DISCARD ALL")
+		return nil
+	})
+	s.cache.close()
+	_ = s.conn.Close()
+	octx, cancel := context.WithTimeout(ctx, renewConnTimeout)
+	defer cancel()
+	conn, err := s.b.db.Conn(octx)
+	if err != nil {
+		e := s.d.Error(err)
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("DISCARD ALL: could not open a new %s connection: %s", s.d.Name(), e.Message)}
+	}
+	s.conn, s.cache = conn, newStmtCache(conn)
+	return nil
 }
 
 func (s *Session) unlock() {
@@ -305,7 +354,7 @@ func interrupted(ctx, cctx context.Context, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
-	case cctx != nil && errors.Is(cctx.Err(), context.DeadlineExceeded):
+	case cctx != nil && (errors.Is(cctx.Err(), context.DeadlineExceeded) || errors.Is(context.Cause(cctx), context.DeadlineExceeded)):
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to statement timeout")
 	}
 	return err
@@ -373,9 +422,22 @@ func (s *Session) prepare(text string, paramOIDs []uint32) (*stmt, error) {
 		}
 	}
 	if st.kind == kindQuery || st.kind == kindExec {
+		if sc, ok := s.d.(StatementChecker); ok {
+			if err := sc.CheckStatement(st.info, text); err != nil {
+				return nil, err
+			}
+		}
 		st.query, st.order = s.d.Rewrite(text)
 	}
 	return st, nil
+}
+
+// normalize applies the dialect's Normalizer, if any, to a client's text.
+func (s *Session) normalize(text string) string {
+	if n, ok := s.d.(Normalizer); ok {
+		return n.Normalize(text)
+	}
+	return text
 }
 
 // passShow reports whether SHOW name goes to the data source: a name that
@@ -422,7 +484,7 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 	// A simple Query destroys the unnamed statement and portal.
 	delete(s.stmts, "")
 	s.closePortal("")
-	parts := sqltext.Split(text)
+	parts := sqltext.Split(s.normalize(text))
 	if len(parts) == 0 {
 		if err := w.Send(&pgproto3.EmptyQueryResponse{}); err != nil {
 			return err
@@ -480,7 +542,7 @@ func (s *Session) parse(m *pgproto3.Parse, w backends.Writer) error {
 			return pgcode.New(pgcode.DuplicatePreparedStatement, fmt.Sprintf("prepared statement %q already exists", m.Name))
 		}
 	}
-	parts := sqltext.Split(m.Query)
+	parts := sqltext.Split(s.normalize(m.Query))
 	if len(parts) > 1 {
 		return pgcode.New(pgcode.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
@@ -802,6 +864,7 @@ func (p *portal) close() {
 		p.stop()
 		p.stop = nil
 	}
+	p.disarmTimeout()
 }
 
 // --- execution ----------------------------------------------------------
@@ -814,6 +877,10 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 		st.info.Tx.Op == sqltext.TxCommit || st.info.Tx.Op == sqltext.TxRollbackTo)) {
 		return pgcode.New(pgcode.InFailedSQLTransaction,
 			"current transaction is aborted, commands ignored until end of transaction block")
+	}
+	switch st.kind {
+	case kindQuery, kindExec, kindCursor:
+		s.txQueried = true // reset by the next BEGIN
 	}
 	switch st.kind {
 	case kindEmpty:
@@ -843,12 +910,14 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
 	case kindSetTx:
-		if err := s.setTransaction(st.txModes, w); err != nil {
+		if err := s.setTransaction(ctx, st.txModes, w); err != nil {
 			return err
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
 	case kindDiscard:
-		if s.tx != 'I' && !s.implicit {
+		if s.tx != 'I' && !s.implicit || s.open && s.discardable() {
+			// An implicit block's transaction lives on the connection
+			// DISCARD ALL would replace (PostgreSQL refuses it there too).
 			return pgcode.New(pgcode.ActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
 		}
 		s.set.resetAll()
@@ -856,6 +925,9 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			s.closePortal(name)
 		}
 		clear(s.stmts)
+		if err := s.renewConn(ctx); err != nil {
+			return err
+		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("DISCARD ALL")})
 	case kindExec:
 		return s.exec(ctx, p, w)
@@ -962,9 +1034,20 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 	if err := s.lockForWrite(ctx, p.st); err != nil {
 		return err
 	}
-	cctx, cancel := s.stmtCtx(context.WithoutCancel(ctx))
+	// No deadline on the cursor's own context: statement_timeout bounds
+	// each message that reads it (armTimeout), not the cursor's life.
+	cctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+	cancel := func() { cancelCause(context.Canceled) }
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
+	p.ctx, p.cancel = cctx, cancelCause
+	s.armTimeout(p)
+	opened := false
+	defer func() {
+		if !opened {
+			p.disarmTimeout()
+		}
+	}()
 	args, err := s.args(p)
 	if err != nil {
 		cancel()
@@ -990,8 +1073,28 @@ func (s *Session) openRows(ctx context.Context, p *portal) error {
 		s.unlockAutocommit()
 		return interrupted(ctx, cctx, err)
 	}
-	p.src, p.stop, p.ctx = src, cancel, cctx
+	p.src, p.stop, opened = src, cancel, true
 	return nil
+}
+
+// armTimeout starts statement_timeout for the message reading portal p:
+// when it expires the portal's context ends with DeadlineExceeded as its
+// cause (the statement is stopped, 57014). disarmTimeout stops it when
+// the message is done with the portal.
+func (s *Session) armTimeout(p *portal) {
+	d := s.set.statementTimeout()
+	if d <= 0 || p.cancel == nil || p.timer != nil {
+		return
+	}
+	cancel := p.cancel
+	p.timer = time.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+}
+
+func (p *portal) disarmTimeout() {
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
 }
 
 // args orders a portal's arguments for the driver.
@@ -1029,6 +1132,8 @@ func (s *Session) pump(ctx context.Context, p *portal, cols []outCol, maxRows in
 	if p.src == nil {
 		return 0, false, nil
 	}
+	s.armTimeout(p)
+	defer p.disarmTimeout()
 	stop := context.AfterFunc(ctx, func() {
 		if p.stop != nil {
 			p.stop()
@@ -1124,6 +1229,9 @@ func (s *Session) exec(ctx context.Context, p *portal, w backends.Writer) error 
 	s.cache.put(ps)
 	if err != nil {
 		s.cache.forget(ps)
+		if werr := s.afterFailedImplicitCommit(ctx, p.st, err, w); werr != nil {
+			return werr
+		}
 		return interrupted(ctx, cctx, err)
 	}
 	var n int64
@@ -1155,6 +1263,30 @@ func (s *Session) afterImplicitCommit(ctx context.Context, st *stmt, w backends.
 		}
 	}
 	s.set.saves = nil // the data source's savepoints ended with its transaction
+	return s.startTx(context.WithoutCancel(ctx), s.locked, s.txReadOnly, s.set.isolation())
+}
+
+// afterFailedImplicitCommit is afterImplicitCommit for a statement that
+// failed: the data source may have committed the open transaction before
+// running it (MySQL does for DDL that then fails, unless it could not
+// even parse it). The client is warned, in an implicit block too (whose
+// earlier statements PostgreSQL would now undo), and the proxy follows the
+// data source: savepoints are gone, and a new transaction stands in for
+// the committed one until the error ends it.
+func (s *Session) afterFailedImplicitCommit(ctx context.Context, st *stmt, err error, w backends.Writer) error {
+	ic, ok := s.d.(ImplicitCommitter)
+	if !ok || !s.open || !ic.CommitsImplicitly(st.info, st.query) {
+		return nil
+	}
+	if fc, ok := s.d.(FailedCommitter); !ok || !fc.CommittedBeforeError(err) {
+		return nil
+	}
+	if werr := w.Send(warning(pgcode.ActiveSQLTransaction, fmt.Sprintf(
+		"%s committed the open transaction before %s, which then failed: the work before it is committed, and its savepoints are gone",
+		s.d.Name(), st.info.Command))); werr != nil {
+		return werr
+	}
+	s.set.saves = nil
 	return s.startTx(context.WithoutCancel(ctx), s.locked, s.txReadOnly, s.set.isolation())
 }
 

@@ -29,7 +29,7 @@ func (s *Session) beginTx(ctx context.Context, immediate, readOnly bool, isolati
 		s.unlock()
 		return err
 	}
-	s.tx, s.open, s.txReadOnly = 'T', true, readOnly
+	s.tx, s.open, s.txReadOnly, s.txQueried = 'T', true, readOnly, false
 	s.set.begin(readOnly, isolation)
 	return nil
 }
@@ -174,7 +174,7 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		if s.tx == 'I' || s.implicit {
 			return "", pgcode.New(pgcode.NoActiveSQLTransaction, "SAVEPOINT can only be used in transaction blocks")
 		}
-		if _, err := s.conn.ExecContext(ctx, st.text); err != nil {
+		if _, err := s.conn.ExecContext(ctx, s.savepointSQL("SAVEPOINT ", tx.Savepoint, st.text)); err != nil {
 			return "", err
 		}
 		s.set.savepoint(tx.Savepoint)
@@ -191,7 +191,7 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		if i < 0 {
 			return "", pgcode.New(pgcode.InvalidSavepointSpecification, fmt.Sprintf("savepoint %q does not exist", tx.Savepoint))
 		}
-		if _, err := s.conn.ExecContext(ctx, st.text); err != nil {
+		if _, err := s.conn.ExecContext(ctx, s.savepointSQL(verb+" ", tx.Savepoint, st.text)); err != nil {
 			return "", err
 		}
 		if tx.Op == sqltext.TxRelease {
@@ -203,6 +203,17 @@ func (s *Session) txControl(ctx context.Context, st *stmt, w backends.Writer) (s
 		return "ROLLBACK", nil
 	}
 	return "", pgcode.New(pgcode.FeatureNotSupported, st.info.Command+" is not supported")
+}
+
+// savepointSQL is the statement sent for SAVEPOINT, RELEASE SAVEPOINT or
+// ROLLBACK TO SAVEPOINT (verb): with an IdentQuoter, the verb and the
+// normalised name (lower-cased unless it was quoted), quoted in the data
+// source's way; otherwise the client's text.
+func (s *Session) savepointSQL(verb, name, text string) string {
+	if q, ok := s.d.(IdentQuoter); ok {
+		return verb + q.QuoteIdent(name)
+	}
+	return text
 }
 
 // applySet runs SET and RESET against the session settings.
@@ -306,7 +317,7 @@ func cutWords(words []string, want ...string) ([]string, bool) {
 }
 
 // setTransaction applies SET [SESSION CHARACTERISTICS AS] TRANSACTION.
-func (s *Session) setTransaction(m txModes, w backends.Writer) error {
+func (s *Session) setTransaction(ctx context.Context, m txModes, w backends.Writer) error {
 	if m.session {
 		if m.readOnly != "" {
 			if err := s.set.set("default_transaction_read_only", m.readOnly, false, false, s.tx != 'I'); err != nil {
@@ -321,8 +332,47 @@ func (s *Session) setTransaction(m txModes, w backends.Writer) error {
 	if s.tx == 'I' || s.implicit {
 		return w.Send(warning(pgcode.NoActiveSQLTransaction, "SET TRANSACTION can only be used in transaction blocks"))
 	}
+	isolation := m.isolation != "" && m.isolation != s.set.isolation()
+	readOnly := m.readOnly != "" && (m.readOnly == "on") != s.txReadOnly
+	if !isolation && !readOnly {
+		return nil
+	}
+	// PostgreSQL's rules (check_transaction_isolation, check_transaction_read_only).
+	if isolation && s.txQueried {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+	}
+	if isolation && len(s.set.saves) > 0 {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must not be called in a subtransaction")
+	}
+	if readOnly && m.readOnly == "off" && s.txQueried {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "transaction read-write mode must be set before any query")
+	}
+	if readOnly && m.readOnly == "off" && len(s.set.saves) > 0 {
+		return pgcode.New(pgcode.ActiveSQLTransaction, "cannot set transaction read-write mode inside a read-only transaction")
+	}
+	newReadOnly := s.txReadOnly
 	if m.readOnly != "" {
-		s.txReadOnly = m.readOnly == "on"
+		newReadOnly = m.readOnly == "on"
+	}
+	newIsolation := s.set.isolation()
+	if m.isolation != "" {
+		newIsolation = m.isolation
+	}
+	if _, ok := s.d.(TxStarter); ok && s.open && !s.txQueried && len(s.set.saves) == 0 {
+		// The data source's transaction has run nothing yet: start it
+		// again with the new modes (MySQL takes them only before START
+		// TRANSACTION). Becoming READ ONLY later needs no restart: the
+		// proxy refuses writes itself (25006).
+		if err := s.cache.exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+			return err
+		}
+		if err := s.startTx(context.WithoutCancel(ctx), s.locked, newReadOnly, newIsolation); err != nil {
+			s.open = false
+			return err
+		}
+	}
+	if m.readOnly != "" {
+		s.txReadOnly = newReadOnly
 		if err := s.set.set("transaction_read_only", m.readOnly, true, false, true); err != nil {
 			return err
 		}

@@ -43,7 +43,9 @@ import (
 //   - connections whose session state a client changed (USE, SET, user
 //     variables, temporary tables, locks) are closed when the client
 //     leaves instead of going back to the pool, so the next client starts
-//     clean, as with PostgreSQL's DISCARD ALL.
+//     clean, as with PostgreSQL's DISCARD ALL; the others have
+//     LAST_INSERT_ID() reset when the next client takes them
+//     (ResetSession), and DISCARD ALL discards the connection (Discard).
 
 // connector opens the proxy's connections.
 type connector struct {
@@ -80,6 +82,7 @@ type conn struct {
 	meta  bool   // prepare responses carry the result's columns (MariaDB's cache metadata)
 	open  *rows  // the result being read, if any
 	dirty string // why the session state differs from a fresh connection's; "" when it does not
+	used  bool   // a client statement ran since the last ResetSession
 }
 
 var (
@@ -212,6 +215,7 @@ func (cn *conn) note(query string) sqltext.Info {
 		// run (schemaChanged): a lookup in between may read the old one.
 		cn.c.schema.invalidate()
 	}
+	cn.used = true
 	if cn.dirty != "" {
 		return info
 	}
@@ -361,7 +365,7 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 		return err
 	})
 	cn.schemaChanged(info)
-	return res, err
+	return upsertCount(query, res, err)
 }
 
 func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -384,14 +388,36 @@ func (cn *conn) Ping(ctx context.Context) error {
 	return cn.inner.(driver.Pinger).Ping(ctx)
 }
 
-// ResetSession refuses a connection a client has changed (database/sql
-// then closes it and opens another), and checks the others as the driver
-// does.
+// ResetSession runs when database/sql hands a pooled connection to its
+// next user (the next client session). It refuses a connection a client
+// has changed (database/sql then closes it and opens another), checks the
+// others as the driver does, and forgets the previous client's
+// LAST_INSERT_ID() (and with it @@identity), which no statement marks
+// dirty: a new PostgreSQL session has no lastval() either.
 func (cn *conn) ResetSession(ctx context.Context) error {
 	if cn.dirty != "" {
 		return driver.ErrBadConn
 	}
-	return cn.inner.(driver.SessionResetter).ResetSession(ctx)
+	if err := cn.inner.(driver.SessionResetter).ResetSession(ctx); err != nil {
+		return err
+	}
+	if cn.used {
+		if err := cn.exec(ctx, "DO LAST_INSERT_ID(0)"); err != nil {
+			return driver.ErrBadConn
+		}
+		cn.used = false
+	}
+	return nil
+}
+
+// Discard marks the connection as changed, so that it is closed instead of
+// going back to the pool: the bridge's DISCARD ALL then takes a fresh one,
+// which drops temporary tables, user variables and every other session
+// state with it.
+func (cn *conn) Discard(reason string) {
+	if cn.dirty == "" {
+		cn.dirty = reason
+	}
 }
 
 // IsValid keeps a changed connection out of the pool.
@@ -515,7 +541,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		return err
 	})
 	s.cn.schemaChanged(s.info)
-	return res, err
+	return upsertCount(s.query, res, err)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
@@ -573,7 +599,7 @@ func (s *textStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 		return err
 	})
 	s.cn.schemaChanged(s.info)
-	return res, err
+	return upsertCount(s.query, res, err)
 }
 
 func (s *textStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {

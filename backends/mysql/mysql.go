@@ -75,6 +75,10 @@ var (
 	_ bridge.SessionPasser     = (*Dialect)(nil)
 	_ bridge.TxStarter         = (*Dialect)(nil)
 	_ bridge.ImplicitCommitter = (*Dialect)(nil)
+	_ bridge.StatementChecker  = (*Dialect)(nil)
+	_ bridge.IdentQuoter       = (*Dialect)(nil)
+	_ bridge.FailedCommitter   = (*Dialect)(nil)
+	_ bridge.Normalizer        = (*Dialect)(nil)
 )
 
 // Name is "MariaDB" or "MySQL", as the server said.
@@ -170,18 +174,10 @@ var showWords = map[string]bool{
 // WARNINGS...) to the server.
 func (d *Dialect) PassShow(name string) bool { return showWords[strings.ToLower(name)] }
 
-// reservedVars are the session variables the proxy's correctness rests on:
-// SET of one is answered as PostgreSQL answers an unknown parameter (42704)
-// instead of reaching the server.
-var reservedVars = map[string]bool{
-	"sql_mode": true, "autocommit": true, "character_set_client": true, "character_set_connection": true,
-	"character_set_results": true, "tx_isolation": true, "transaction_isolation": true,
-	"tx_read_only": true, "transaction_read_only": true, "completion_type": true,
-}
-
 // PassSet sends SET of MySQL's session variables (group_concat_max_len,
-// foreign_key_checks, ...) to the server, except reservedVars.
-func (d *Dialect) PassSet(name string) bool { return !reservedVars[strings.ToLower(name)] }
+// foreign_key_checks, ...) to the server. Those the proxy relies on are
+// refused there by CheckStatement, which sees every form of SET.
+func (d *Dialect) PassSet(name string) bool { return true }
 
 // implicitCommits are the commands, besides DDL, before which MySQL
 // commits the open transaction ("Statements That Cause an Implicit
@@ -204,6 +200,21 @@ func (d *Dialect) CommitsImplicitly(info sqltext.Info, query string) bool {
 		return !strings.HasPrefix(info.Command, "SELECT") // SELECT ... INTO @var
 	}
 	return implicitCommits[info.Command]
+}
+
+// CommittedBeforeError reports whether MySQL committed the open
+// transaction before a statement that CommitsImplicitly and failed with
+// err: it does as soon as the statement has been parsed, so every error
+// but a syntax error comes after the commit.
+func (d *Dialect) CommittedBeforeError(err error) bool {
+	var me *gomysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1064, 1149: // ER_PARSE_ERROR, ER_SYNTAX_ERROR
+			return false
+		}
+	}
+	return true
 }
 
 // describe describes a statement (see Dialect.Columns).
@@ -345,4 +356,9 @@ func (c *connector) product() string {
 		return "MariaDB"
 	}
 	return "MySQL"
+}
+
+// QuoteIdent quotes a name with backticks, doubling those inside.
+func (d *Dialect) QuoteIdent(name string) string {
+	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
 }
