@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Review of the MySQL backend: each case is something a PostgreSQL client
-// would see differently on PostgreSQL, or state that leaks from one client
+// Regression tests from a review of the MySQL backend: each case is something a PostgreSQL client
+// once saw differently from PostgreSQL, or state that leaked from one client
 // to the next through the pool. Every case names its tables with the
 // test's prefix (dropped at the end).
 
