@@ -249,3 +249,26 @@ func TestTxModeReadsSurviveRepeatedCuts(t *testing.T) {
 		t.Fatalf("%d errors, %d reads", errs.Load(), reads.Load())
 	}
 }
+
+// A server that ends a connection under a read (pg_terminate_backend, as
+// a fast shutdown does to every backend) sends FATAL 57P01 first: the read
+// runs again on a new connection and the client sees its answer.
+func TestTxModeTerminatedReadRunsAgain(t *testing.T) {
+	p := startProxy(t, pgSecrets(t, "pg", "pool_mode = \"transaction\""), proxyOptions{quiet: true})
+	c := p.Connect(t, "pg")
+	var pid int
+	if err := c.QueryRow(ctxT(t), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	var got string
+	go func() { done <- c.QueryRow(ctxT(t), "SELECT 'answer' FROM pg_sleep(1)").Scan(&got) }()
+	time.Sleep(300 * time.Millisecond)
+	admin := directPG(t)
+	if err := admin.Exec(ctxT(t), fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || got != "answer" {
+		t.Fatalf("the terminated read: %q, %v", got, err)
+	}
+}

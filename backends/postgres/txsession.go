@@ -80,7 +80,10 @@ type TxSession struct {
 	// answer reached the client, and it only reads).
 	sent       []backends.Frame
 	replayable bool
-	answered   bool
+	answered   bool // something beyond structural messages reached the client
+	structural int  // ParseComplete, BindComplete, descriptions forwarded so far
+	// skipReplies: structural messages of a replay the client already has.
+	skipReplies int
 	replaying  chan struct{}       // closed when a replay has a new connection
 	stmts      map[string]*stmtDef // the client's named statements
 	unnamed    *stmtDef            // the client's unnamed statement
@@ -372,6 +375,7 @@ func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverCo
 	s.pumpDone = done
 	s.holding.Store(true)
 	s.sent, s.replayable, s.answered = s.sent[:0], true, false
+	s.structural, s.skipReplies = 0, 0
 	s.mu.Unlock()
 	go s.pump(sc, w, done)
 	return sc, nil
@@ -919,8 +923,17 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 		}
 		s.mu.Lock()
 		out, rewrite, release := s.answer(sc, typ, body)
-		if out != 0 || rewrite != nil {
-			s.answered = true
+		if (out != 0 || rewrite != nil) && !(out == 'E' && isFatal(body)) {
+			switch {
+			case rewrite == nil && structural(out) && s.skipReplies > 0:
+				// Sent again: the client has this one already.
+				s.skipReplies--
+				out = 0
+			case rewrite == nil && structural(out) && !s.answered:
+				s.structural++
+			default:
+				s.answered = true
+			}
 		}
 		s.mu.Unlock()
 		if release {
@@ -935,6 +948,10 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 		switch {
 		case rewrite != nil:
 			err = w.Send(rewrite)
+		case out == 'E' && isFatal(body) && s.mayReplay():
+			// The server ends the connection (a shutdown) before any of
+			// the answer went out, under a transaction that only reads:
+			// the connection's end, which follows, sends it again.
 		case out == 'E' && isFatal(body):
 			// The server ends this connection (a shutdown, a crash), not
 			// the client's session: the client gets an ERROR, and its
@@ -1067,6 +1084,9 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	}
 	s.sc = next
 	s.replayable, s.answered = true, false
+	// The first answers of the replay repeat what the client got before
+	// the failure: statement and portal bookkeeping, and descriptions.
+	s.skipReplies, s.structural = s.structural, 0
 	for _, f := range sent {
 		_, _ = s.translate(f, next)
 	}
@@ -1087,6 +1107,24 @@ func (s *TxSession) lostError() *pgcode.Error {
 	return &pgcode.Error{Severity: pgcode.SeverityError, Code: pgcode.ConnectionFailure,
 		Message: fmt.Sprintf("connection %q: the server connection was lost; the statement may or may not have run", s.b.opts.Name),
 		Hint:    "The transaction, if one was open, is gone. The next statement runs on a new server connection."}
+}
+
+// structural reports the messages that say how a request was taken
+// rather than what it returned: the same again when it is sent again.
+func structural(typ byte) bool {
+	switch typ {
+	case '1', '2', '3', 't', 'T', 'n':
+		return true
+	}
+	return false
+}
+
+// mayReplay reports whether the current transaction could still be sent
+// again on another connection.
+func (s *TxSession) mayReplay() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.answered && s.replayable && len(s.sent) > 0 && !s.closing
 }
 
 // demoted is a server's FATAL ErrorResponse as an ERROR.
