@@ -84,18 +84,18 @@ type TxSession struct {
 	structural int  // ParseComplete, BindComplete, descriptions forwarded so far
 	// skipReplies: structural messages of a replay the client already has.
 	skipReplies int
-	replaying  chan struct{}       // closed when a replay has a new connection
-	stmts      map[string]*stmtDef // the client's named statements
-	unnamed    *stmtDef            // the client's unnamed statement
-	unnSeq     uint64              // changes with every unnamed Parse
-	want       map[string]string   // reported settings as the client sees them
-	startup    startup             // the client's startup parameters
-	fixed      map[string]string   // unreported session-level settings now
-	version    uint64              // changes with want and fixed
-	pumpDone   chan struct{}
-	waiting    context.CancelCauseFunc // ends a wait for a connection
-	id         uint64                  // names this client's statements on the server
-	nextStmt   uint64
+	replaying   chan struct{}       // closed when a replay has a new connection
+	stmts       map[string]*stmtDef // the client's named statements
+	unnamed     *stmtDef            // the client's unnamed statement
+	unnSeq      uint64              // changes with every unnamed Parse
+	want        map[string]string   // reported settings as the client sees them
+	startup     startup             // the client's startup parameters
+	fixed       map[string]string   // unreported session-level settings now
+	version     uint64              // changes with want and fixed
+	pumpDone    chan struct{}
+	waiting     context.CancelCauseFunc // ends a wait for a connection
+	id          uint64                  // names this client's statements on the server
+	nextStmt    uint64
 
 	holding  atomic.Bool
 	broken   atomic.Bool
