@@ -192,17 +192,14 @@ func newStartup(pairs [][2]string) startup {
 // parameters and the pool is full, the oldest of them is closed to make
 // room.
 func (b *Backend) acquire(ctx context.Context, st startup) (*serverConn, error) {
-	t := time.NewTimer(b.opts.PoolTimeout)
-	defer t.Stop()
 	select {
 	case b.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
-		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.TooManyConnections,
-			Message: fmt.Sprintf("no server connection for %q became free within %s: all %d are in use",
-				b.opts.Name, b.opts.PoolTimeout, b.opts.PoolSize),
-			Hint: "Raise pool_size or pool_timeout for this connection, or make clients hold connections for less time."}
+	default:
+		// Only a client that has to wait arms a timer: a new timer wakes
+		// the runtime's poller, which costs a transaction measurably.
+		if err := b.waitSlot(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for {
 		b.mu.Lock()
@@ -243,6 +240,52 @@ func (b *Backend) acquire(ctx context.Context, st startup) (*serverConn, error) 
 		return nil, err
 	}
 	return sc, nil
+}
+
+// tryAcquire takes a free slot and a live idle connection opened with st,
+// without waiting; nil when there is none (acquire then does the rest).
+func (b *Backend) tryAcquire(st startup) *serverConn {
+	select {
+	case b.slots <- struct{}{}:
+	default:
+		return nil
+	}
+	b.mu.Lock()
+	var sc *serverConn
+	for i := len(b.idle) - 1; i >= 0; i-- {
+		if c := b.idle[i]; c.startup == st.key {
+			b.idle = slices.Delete(b.idle, i, i+1)
+			sc = c
+			break
+		}
+	}
+	b.mu.Unlock()
+	if sc != nil && sc.stale() {
+		go sc.close()
+		b.reset()
+		sc = nil
+	}
+	if sc == nil {
+		<-b.slots
+	}
+	return sc
+}
+
+// waitSlot waits up to PoolTimeout for a free slot.
+func (b *Backend) waitSlot(ctx context.Context) error {
+	t := time.NewTimer(b.opts.PoolTimeout)
+	defer t.Stop()
+	select {
+	case b.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.TooManyConnections,
+			Message: fmt.Sprintf("no server connection for %q became free within %s: all %d are in use",
+				b.opts.Name, b.opts.PoolTimeout, b.opts.PoolSize),
+			Hint: "Raise pool_size or pool_timeout for this connection, or make clients hold connections for less time."}
+	}
 }
 
 // stale reports an idle connection the server has spoken on or closed:

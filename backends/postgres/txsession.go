@@ -340,23 +340,27 @@ func (s *TxSession) waitPump() {
 // take acquires a server connection, brings it to the client's settings
 // and starts the goroutine that forwards its answers.
 func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverConn, error) {
-	// A cancel request while the transaction waits for a connection
-	// ends the wait, as it would end the statement.
-	wctx, stop := context.WithCancelCause(ctx)
-	s.mu.Lock()
-	s.waiting = stop
-	s.mu.Unlock()
-	sc, err := s.b.acquire(wctx, s.startup)
-	s.mu.Lock()
-	s.waiting = nil
-	s.mu.Unlock()
-	stop(nil)
-	if err != nil {
-		if context.Cause(wctx) == errCanceled {
-			return nil, &pgcode.Error{Severity: pgcode.SeverityError, Code: pgcode.QueryCanceled,
-				Message: "canceling statement due to user request"}
+	sc := s.b.tryAcquire(s.startup)
+	if sc == nil {
+		// A cancel request while the transaction waits for a connection
+		// ends the wait, as it would end the statement.
+		wctx, stop := context.WithCancelCause(ctx)
+		s.mu.Lock()
+		s.waiting = stop
+		s.mu.Unlock()
+		var err error
+		sc, err = s.b.acquire(wctx, s.startup)
+		s.mu.Lock()
+		s.waiting = nil
+		s.mu.Unlock()
+		stop(nil)
+		if err != nil {
+			if context.Cause(wctx) == errCanceled {
+				return nil, &pgcode.Error{Severity: pgcode.SeverityError, Code: pgcode.QueryCanceled,
+					Message: "canceling statement due to user request"}
+			}
+			return nil, err
 		}
-		return nil, err
 	}
 	if err := s.syncSettings(ctx, sc); err != nil {
 		var pe *pgcode.Error
