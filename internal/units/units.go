@@ -16,30 +16,49 @@ import (
 // seconds. Negative values are errors.
 func Duration(v any) (time.Duration, error) {
 	var d time.Duration
+	// seconds converts, refusing what a Duration cannot hold (about 292
+	// years) instead of wrapping around.
+	seconds := func(n float64) (time.Duration, error) {
+		ns := n * float64(time.Second)
+		if math.IsNaN(ns) || ns > math.MaxInt64 || ns < math.MinInt64 {
+			return 0, fmt.Errorf("invalid duration %v: out of range", v)
+		}
+		return time.Duration(ns), nil
+	}
+	var err error
 	switch x := v.(type) {
 	case int64:
-		d = time.Duration(x) * time.Second
+		if d, err = seconds(float64(x)); err != nil {
+			return 0, err
+		}
 	case int:
-		d = time.Duration(x) * time.Second
+		if d, err = seconds(float64(x)); err != nil {
+			return 0, err
+		}
 	case float64:
-		d = time.Duration(x * float64(time.Second))
+		if d, err = seconds(x); err != nil {
+			return 0, err
+		}
 	case time.Duration:
 		d = x
 	case string:
 		s := strings.TrimSpace(x)
-		if n, err := strconv.ParseFloat(s, 64); err == nil {
-			d = time.Duration(n * float64(time.Second))
+		if n, perr := strconv.ParseFloat(s, 64); perr == nil {
+			if d, err = seconds(n); err != nil {
+				return 0, err
+			}
 			break
 		}
 		if days, ok := strings.CutSuffix(s, "d"); ok {
-			n, err := strconv.ParseFloat(days, 64)
-			if err != nil {
+			n, perr := strconv.ParseFloat(days, 64)
+			if perr != nil {
 				return 0, fmt.Errorf("invalid duration %q: want a number of days before d", x)
 			}
-			d = time.Duration(n * 24 * float64(time.Hour))
+			if d, err = seconds(n * 86400); err != nil {
+				return 0, err
+			}
 			break
 		}
-		var err error
 		if d, err = time.ParseDuration(s); err != nil {
 			return 0, fmt.Errorf("invalid duration %q: use a number of seconds or units like 90s, 10m, 2h, 1d", x)
 		}

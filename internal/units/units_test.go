@@ -68,3 +68,14 @@ func TestBytes(t *testing.T) {
 		})
 	}
 }
+
+func TestDurationOutOfRange(t *testing.T) {
+	for _, v := range []any{"1e300", "1e300d", 1e300, int64(1 << 62)} {
+		if d, err := Duration(v); err == nil {
+			t.Errorf("Duration(%v) = %v, want an error", v, d)
+		}
+	}
+	if d, err := Duration("2d"); err != nil || d != 48*time.Hour {
+		t.Errorf("Duration(2d) = %v, %v", d, err)
+	}
+}
