@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -271,6 +272,26 @@ func (b *Backend) tryAcquire(st startup) *serverConn {
 	return sc
 }
 
+// endBackgroundRead ends a read pgconn may have left pending on a
+// connection it hands over. pgconn starts a background reader when a write
+// is slow (to avoid a write/read deadlock) and stopping it does not cancel
+// its read: left alone, that read would take the server's next answer, and
+// hold the socket's read lock (a peek for staleness would wait on it
+// forever). A read deadline in the past ends it; taking the read lock once
+// waits until it has.
+func endBackgroundRead(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	_ = c.SetReadDeadline(time.Now())
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			_ = raw.Read(func(uintptr) bool { return true }) // the read lock, once
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+}
+
 // waitSlot waits up to PoolTimeout for a free slot.
 func (b *Backend) waitSlot(ctx context.Context) error {
 	t := time.NewTimer(b.opts.PoolTimeout)
@@ -403,6 +424,7 @@ func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
 		pc.Close(ctx)
 		return nil, err
 	}
+	endBackgroundRead(hc.Conn)
 	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10), startup: st.key, gen: b.gen.Load(),
 		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
 		prepared: map[string]uint64{}, applied: map[string]string{}}
