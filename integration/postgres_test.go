@@ -608,7 +608,13 @@ func TestPostgresSettingsAndNotices(t *testing.T) {
 // flows through: neither direction of the pass-through waits on the other.
 func TestPostgresLargePipelinedBatch(t *testing.T) {
 	p := startProxy(t, pgSecrets(t, "pg", ""), proxyOptions{quiet: true})
-	c := p.Connect(t, "pg")
+	largePipelinedBatch(t, p.Connect(t, "pg"))
+}
+
+// largePipelinedBatch sends 2000 queries of 16 kB rows in one batch: the
+// client writes everything before it reads.
+func largePipelinedBatch(t *testing.T, c *pgx.Conn) {
+	t.Helper()
 	param := strings.Repeat("p", 8000)
 	b := &pgx.Batch{}
 	for i := 0; i < 2000; i++ {

@@ -624,23 +624,7 @@ func TestTxModeLargePipelinedBatch(t *testing.T) {
 	p := startProxy(t, txSecrets(t, "pool_size = 1"), proxyOptions{quiet: true})
 	c := p.Connect(t, "pg")
 	other := p.Connect(t, "pg")
-	param := strings.Repeat("p", 8000)
-	b := &pgx.Batch{}
-	for i := 0; i < 2000; i++ {
-		b.Queue("SELECT repeat('x', 8000) || $1::text", param)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	br := c.SendBatch(ctx, b)
-	for i := 0; i < 2000; i++ {
-		var s string
-		if err := br.QueryRow().Scan(&s); err != nil || len(s) != 16000 {
-			t.Fatalf("result %d: %d bytes, %v", i, len(s), err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		t.Fatal(err)
-	}
+	largePipelinedBatch(t, c)
 	mustExec(t, other, "SELECT 1")
 }
 

@@ -150,27 +150,9 @@ func insertParams(toks []sqltext.Token, refs []tableRef, tables map[string]*tabl
 	if i >= len(toks) || !strings.EqualFold(toks[i].Text, "VALUES") && !strings.EqualFold(toks[i].Text, "VALUE") {
 		return
 	}
-	depth, k := 0, 0
-	for i++; i < len(toks); i++ {
-		t := toks[i]
-		switch {
-		case t.Text == "(":
-			depth++
-			if depth == 1 {
-				k = 0
-			}
-		case t.Text == ")":
-			depth--
-		case t.Text == "," && depth == 1:
-			k++
-		case depth == 1 && t.Kind == sqltext.TokParam && k < len(cols):
-			prevOK := toks[i-1].Text == "(" || toks[i-1].Text == ","
-			nextOK := i+1 < len(toks) && (toks[i+1].Text == ")" || toks[i+1].Text == ",")
-			if prevOK && nextOK {
-				set(t, cols[k])
-			}
-		case depth == 0 && t.Text != ",":
-			return // ON DUPLICATE KEY UPDATE, RETURNING: the comparisons pass types those
+	sqltext.ValuesParams(toks, i+1, func(t sqltext.Token, k int) {
+		if k < len(cols) {
+			set(t, cols[k])
 		}
-	}
+	})
 }

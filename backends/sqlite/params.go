@@ -167,30 +167,11 @@ func insertParams(query string, toks []sqltext.Token, describe describer, set fu
 	if i >= len(toks) || upper(toks[i]) != "VALUES" {
 		return "FROM " + table
 	}
-	// Each parenthesised tuple: position k takes column k.
-	depth, k := 0, 0
-	for i++; i < len(toks); i++ {
-		t := toks[i]
-		switch {
-		case t.Text == "(":
-			depth++
-			if depth == 1 {
-				k = 0
-			}
-		case t.Text == ")":
-			depth--
-		case t.Text == "," && depth == 1:
-			k++
-		case depth == 1 && t.Kind == sqltext.TokParam && k < len(types):
-			prevOK := toks[i-1].Text == "(" || toks[i-1].Text == ","
-			nextOK := i+1 < len(toks) && (toks[i+1].Text == ")" || toks[i+1].Text == ",")
-			if prevOK && nextOK {
-				set(t, types[k])
-			}
-		case depth == 0 && t.Text != ",":
-			return "FROM " + table // ON CONFLICT, RETURNING ...
+	sqltext.ValuesParams(toks, i+1, func(t sqltext.Token, k int) {
+		if k < len(types) {
+			set(t, types[k])
 		}
-	}
+	})
 	return "FROM " + table
 }
 
