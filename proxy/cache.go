@@ -321,9 +321,29 @@ func (rc *resultCache) sqlStatementNames(q string) {
 // containsFold reports whether s contains any of the lower-case words,
 // in any case.
 func containsFold(s string, words ...string) bool {
-	l := strings.ToLower(s)
 	for _, w := range words {
-		if strings.Contains(l, w) {
+		if hasFold(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasFold reports whether s contains the lower-case ASCII word w in any
+// case, without copying s.
+func hasFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
 			return true
 		}
 	}
@@ -977,21 +997,21 @@ func (t *tee) setting(name, value string) {
 		if strings.HasPrefix(name, "_pq_.") {
 			return
 		}
-		t.settings.Other[strings.ToLower(name)] = value
+		// Copied on write: keySettings hands the map out without a copy.
+		other := make(map[string]string, len(t.settings.Other)+1)
+		for k, v := range t.settings.Other {
+			other[k] = v
+		}
+		other[strings.ToLower(name)] = value
+		t.settings.Other = other
 	}
 }
 
 func (t *tee) keySettings() cache.Settings {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := t.settings
-	if len(s.Other) > 0 {
-		other := make(map[string]string, len(s.Other))
-		for k, v := range s.Other {
-			other[k] = v
-		}
-		s.Other = other
-	} else {
+	s := t.settings // Other is never changed in place (setting copies it)
+	if len(s.Other) == 0 {
 		s.Other = nil
 	}
 	return s

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // served only when XCONNPROXY_PPROF is set
 	"os"
 	"syscall"
 	"time"
@@ -117,6 +119,16 @@ func serve(ctx context.Context, st settings, cfg *secrets.Config, reg *routing.R
 		"connections", len(cfg.Connections), "files", cfg.Loaded)
 	if e.ready != nil {
 		e.ready <- l.Addr().String()
+	}
+	if addr, ok := e.lookup("XCONNPROXY_PPROF"); ok && addr != "" {
+		// Go's profiler, for looking at the proxy under load; see
+		// docs/operations.md. Off unless the variable is set.
+		go func() {
+			log.Info("pprof listening", "addr", addr)
+			if err := http.ListenAndServe(addr, nil); err != nil {
+				log.Warn("pprof stopped", "err", err)
+			}
+		}()
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()

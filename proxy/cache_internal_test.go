@@ -1,0 +1,16 @@
+package proxy
+
+import "testing"
+
+func TestContainsFold(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"SELECT 1", false}, {"SET search_path = x", true}, {"reset ALL", true}, {"select * from Settings", true}, {"", false}, {"se", false},
+	} {
+		if got := containsFold(tc.s, "set", "discard"); got != tc.want {
+			t.Errorf("containsFold(%q) = %v", tc.s, got)
+		}
+	}
+}
