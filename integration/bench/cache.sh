@@ -30,6 +30,7 @@
 # n/a without it; gnuplot for the plot (optional).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/bench/lib.sh
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
@@ -82,48 +83,17 @@ go build -o "$work/ceiling" ./integration/bench/ceiling
 go build -o "$work/entrysize" ./integration/bench/entrysize
 
 echo "== starting pgpool-II, xconnproxy and the ceiling"
-# pgpool-II 4.3 in raw mode (one backend, no replication checks), its
-# query cache in shared memory. What it takes to run it from a script:
-# -n keeps it in the foreground, so $! is its main process and the trap
-# stops it (SIGTERM); every file it writes (sockets, pid
-# file, pgpool_status in logdir, the cache's oid directory) goes to the
-# work directory, so it runs as root or as any user without touching
-# /var/run; enable_pool_hba = off is trust for every client; the pcp
-# process still starts, on a unix socket in the work directory. 16
-# children (max_pool 1) serve the 8 clients with room to spare.
+# pgpool-II with its query cache in shared memory (how it is run:
+# integration/bench/lib.sh); 16 children serve the 8 clients with room to
+# spare.
 if [ -n "$pgpool" ]; then
 	mkdir -p "$work/pgpool/oiddir"
-	cat > "$work/pgpool/pgpool.conf" <<CONF
-backend_clustering_mode = 'raw'
-listen_addresses = '127.0.0.1'
-port = $PGPOOL_PORT
-unix_socket_directories = '$work/pgpool'
-pcp_listen_addresses = ''
-pcp_port = $PCP_PORT
-pcp_socket_dir = '$work/pgpool'
-backend_hostname0 = '$PGHOST'
-backend_port0 = $PGPORT
-backend_weight0 = 1
-backend_flag0 = 'DISALLOW_TO_FAILOVER'
-enable_pool_hba = off
-num_init_children = 16
-max_pool = 1
-pid_file_name = '$work/pgpool/pgpool.pid'
-logdir = '$work/pgpool'
-log_destination = 'stderr'
-health_check_period = 0
-sr_check_period = 0
-load_balance_mode = off
-memory_cache_enabled = on
+	start_pgpool "$work/pgpool" "$PGPOOL_PORT" "$PCP_PORT" 16 "memory_cache_enabled = on
 memqcache_method = 'shmem'
 memqcache_total_size = 64MB
 memqcache_max_num_cache = 100000
 memqcache_expire = 60
-memqcache_oiddir = '$work/pgpool/oiddir'
-CONF
-	: > "$work/pgpool/pcp.conf"
-	"$pgpool" -n -f "$work/pgpool/pgpool.conf" -F "$work/pgpool/pcp.conf" 2>"$work/pgpool/pgpool.log" &
-	pids+=($!)
+memqcache_oiddir = '$work/pgpool/oiddir'"
 fi
 
 cat > "$work/secrets.toml" <<TOML

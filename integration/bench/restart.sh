@@ -18,6 +18,7 @@
 # failed before any of its answer was sent again on a new connection.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/bench/lib.sh
 
 DURATION=${DURATION:-12}
 RESTART_AFTER=${RESTART_AFTER:-4}
@@ -80,34 +81,8 @@ if [ "$(id -u)" = 0 ]; then bouncer_user=(-u postgres); chown postgres "$work"; 
 pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" 2>/dev/null &
 pids+=($!)
 
-# pgpool-II in raw mode, everything it writes in the work directory (see
-# cache.sh for why each setting is there).
-mkdir -p "$work/pgpool"
-cat > "$work/pgpool/pgpool.conf" <<CONF
-backend_clustering_mode = 'raw'
-listen_addresses = '127.0.0.1'
-port = $PGPOOL_PORT
-unix_socket_directories = '$work/pgpool'
-pcp_listen_addresses = ''
-pcp_port = $PCP_PORT
-pcp_socket_dir = '$work/pgpool'
-backend_hostname0 = '$PGHOST'
-backend_port0 = $PGPORT
-backend_weight0 = 1
-backend_flag0 = 'DISALLOW_TO_FAILOVER'
-enable_pool_hba = off
-num_init_children = 8
-max_pool = 1
-pid_file_name = '$work/pgpool/pgpool.pid'
-logdir = '$work/pgpool'
-log_destination = 'stderr'
-health_check_period = 0
-sr_check_period = 0
-load_balance_mode = off
-CONF
-: > "$work/pgpool/pcp.conf"
-"$pgpool" -n -f "$work/pgpool/pgpool.conf" -F "$work/pgpool/pcp.conf" 2>"$work/pgpool/pgpool.log" &
-pids+=($!)
+# pgpool-II in raw mode (integration/bench/lib.sh), 8 children.
+start_pgpool "$work/pgpool" "$PGPOOL_PORT" "$PCP_PORT" 8
 
 go build -o "$work/xconnproxy" ./cmd/xconnproxy
 cat > "$work/secrets.toml" <<TOML
