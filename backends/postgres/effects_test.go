@@ -57,3 +57,20 @@ func TestErrorCode(t *testing.T) {
 		t.Fatalf("errorCode of a truncated body = %q", got)
 	}
 }
+
+func TestReplayable(t *testing.T) {
+	for q, want := range map[string]bool{
+		"SELECT abalance FROM pgbench_accounts WHERE aid = $1":  true,
+		"SELECT 'answer' FROM pg_sleep(1)":                      true,
+		"SELECT nextval('s')":                                   false,
+		"SELECT pg_advisory_lock(1)":                            false,
+		"SELECT my_function()":                                  false,
+		"UPDATE t SET a = 1":                                    false,
+		"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d": false,
+		"BEGIN": false,
+	} {
+		if got := replayable(q); got != want {
+			t.Errorf("replayable(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

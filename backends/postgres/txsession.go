@@ -582,9 +582,9 @@ func (s *TxSession) record(f backends.Frame) {
 	}
 	switch f.Type {
 	case 'Q':
-		s.replayable = sqltext.Classify(queryText(f.Body)).ReadOnly
+		s.replayable = replayable(queryText(f.Body))
 	case 'P':
-		if _, q, _, ok := twoStrings(f.Body); !ok || !sqltext.Classify(q).ReadOnly {
+		if _, q, _, ok := twoStrings(f.Body); !ok || !replayable(q) {
 			s.replayable = false
 		}
 	case 'B':
@@ -602,6 +602,21 @@ func (s *TxSession) record(f backends.Frame) {
 	if s.replayable {
 		s.sent = append(s.sent, backends.NewFrame(f.Type, slices.Clone(f.Body), backends.MessageDecoder{}))
 	}
+}
+
+// replayable reports a statement that may run twice without anyone
+// telling: a read by its text that calls nothing with a side effect
+// (nextval, advisory locks, set_config, functions the classifier does not
+// know).
+func replayable(q string) bool {
+	if !sqltext.Classify(q).ReadOnly {
+		return false
+	}
+	if fx := analyze(q); fx.dirty || fx.settings {
+		return false // advisory locks, set_config, ...
+	}
+	ws := sqltext.Writes(q, sqltext.Postgres)
+	return len(ws.Tables) == 0 && !ws.All && !ws.Session
 }
 
 // noStatement is a statement name (NUL-terminated) that is never
@@ -622,7 +637,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		return nil
 	}
 	noteEffects(analyze(query), sc)
-	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: sqltext.Classify(query).ReadOnly}
+	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: replayable(query)}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
 		s.unnSeq++
