@@ -272,3 +272,51 @@ func TestTxModeTerminatedReadRunsAgain(t *testing.T) {
 		t.Fatalf("the terminated read: %q, %v", got, err)
 	}
 }
+
+// MariaDB ends the session's server connection (KILL, a restart,
+// wait_timeout): the client gets 08006 as an ERROR, its session goes on
+// with a new server connection, and an open transaction fails as after any
+// error (its COMMIT rolls back).
+func TestMySQLConnectionKilledUnderTheSession(t *testing.T) {
+	p, prefix := mysqlProxy(t, "my", "")
+	admin := directMySQL(t)
+	table := prefix + "killed"
+	if _, err := admin.Exec("CREATE TABLE " + table + " (id INT)"); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Connect(t, "my", pgx.QueryExecModeSimpleProtocol)
+	kill := func() {
+		t.Helper()
+		var id int64
+		if err := c.QueryRow(ctxT(t), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	kill()
+	_, err := c.Exec(ctxT(t), "SELECT 1")
+	if pe := wantCode(t, err, "08006"); pe.Severity != "ERROR" {
+		t.Fatalf("severity %s", pe.Severity)
+	}
+	mustExec(t, c, "SELECT 1")
+
+	mustExec(t, c, "BEGIN")
+	mustExec(t, c, "INSERT INTO "+table+" VALUES (1)")
+	kill()
+	_, err = c.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (2)")
+	wantCode(t, err, "08006")
+	if _, err := c.Exec(ctxT(t), "SELECT 1"); err == nil {
+		t.Fatal("the failed transaction accepted a statement")
+	}
+	tag, err := c.Exec(ctxT(t), "COMMIT")
+	if err != nil || tag.String() != "ROLLBACK" {
+		t.Fatalf("COMMIT of the failed transaction: %q, %v", tag, err)
+	}
+	var n int
+	if err := admin.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows: %d, %v", n, err)
+	}
+}

@@ -87,14 +87,17 @@ type outCol struct {
 // query, implicit and explicit transactions with the I/T/E status,
 // savepoints, session settings and portals.
 type Session struct {
-	b       *Backend
-	d       Dialect
-	conn    *sql.Conn
-	p       backends.SessionParams
-	version string
-	set     *settings
-	enc     encoder
-	m       *pgtype.Map
+	b    *Backend
+	d    Dialect
+	conn *sql.Conn
+	// renewable: the connection can be replaced by another of the pool
+	// (MySQL: session state lives in the server connection).
+	renewable bool
+	p         backends.SessionParams
+	version   string
+	set       *settings
+	enc       encoder
+	m         *pgtype.Map
 
 	tx         byte // 'I', 'T' or 'E'
 	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
@@ -116,12 +119,14 @@ type Session struct {
 
 func newSession(b *Backend, conn *sql.Conn, p backends.SessionParams, set *settings, version string) *Session {
 	m := pgtype.NewMap()
-	return &Session{
+	s := &Session{
 		b: b, d: b.dialect, conn: conn, p: p, version: version, set: set,
 		m: m, enc: encoder{m: m, floatDigit: set.floatDigits()},
 		tx: 'I', stmts: map[string]*stmt{}, portals: map[string]*portal{},
 		cache: newStmtCache(conn),
 	}
+	s.renewable = s.discardable() // asked while the connection is alive
+	return s
 }
 
 // startupSettings applies the client's startup parameters as session
@@ -313,6 +318,21 @@ func (s *Session) Handle(ctx context.Context, f backends.Frame, w backends.Write
 // are connection failures and end the session.
 func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extended bool) error {
 	pe := s.mapError(ctx, err)
+	if pe.Fatal() && pe.Code == pgcode.ConnectionFailure && s.renewable {
+		// The server connection died (a restart, a KILL, wait_timeout):
+		// the session is not the connection. It gets a new one, and the
+		// client an ERROR; a transaction that was open is gone, so the
+		// block fails as after any error.
+		if rerr := s.renewConn(context.WithoutCancel(ctx)); rerr == nil {
+			e := *pe
+			e.Severity = pgcode.SeverityError
+			e.Message += "; the statement may or may not have run"
+			e.Hint = "The next statement runs on a new server connection; the transaction, if one was open, " +
+				"and the server-side session state (variables, temporary tables, locks) are gone."
+			pe = &e
+			s.open = false
+		}
+	}
 	if pe.Fatal() {
 		return pe
 	}
