@@ -320,3 +320,25 @@ func TestMySQLConnectionKilledUnderTheSession(t *testing.T) {
 		t.Fatalf("rows: %d, %v", n, err)
 	}
 }
+
+// A session that left state on its MariaDB connection (here USE of another
+// database would be; a user variable is the test) cannot go on without it:
+// losing the connection ends it with FATAL, as before.
+func TestMySQLConnectionKilledAfterSessionState(t *testing.T) {
+	p, _ := mysqlProxy(t, "my", "")
+	admin := directMySQL(t)
+	c := p.Connect(t, "my", pgx.QueryExecModeSimpleProtocol)
+	mustExec(t, c, "SET @xcp_state = 1")
+	var id int64
+	if err := c.QueryRow(ctxT(t), "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	_, err := c.Exec(ctxT(t), "SELECT @xcp_state")
+	if pe := wantCode(t, err, "08006"); pe.Severity != "FATAL" {
+		t.Fatalf("severity %s: the session went on without its variables", pe.Severity)
+	}
+}

@@ -93,11 +93,16 @@ type Session struct {
 	// renewable: the connection can be replaced by another of the pool
 	// (MySQL: session state lives in the server connection).
 	renewable bool
-	p         backends.SessionParams
-	version   string
-	set       *settings
-	enc       encoder
-	m         *pgtype.Map
+	// serverState: a statement may have left state on the server
+	// connection (USE, a server SET, user variables, temporary tables,
+	// locks). Losing that connection then ends the session: going on
+	// without that state could read the wrong tables.
+	serverState bool
+	p           backends.SessionParams
+	version     string
+	set         *settings
+	enc         encoder
+	m           *pgtype.Map
 
 	tx         byte // 'I', 'T' or 'E'
 	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
@@ -318,7 +323,7 @@ func (s *Session) Handle(ctx context.Context, f backends.Frame, w backends.Write
 // are connection failures and end the session.
 func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extended bool) error {
 	pe := s.mapError(ctx, err)
-	if pe.Fatal() && pe.Code == pgcode.ConnectionFailure && s.renewable {
+	if pe.Fatal() && pe.Code == pgcode.ConnectionFailure && s.renewable && !s.serverState {
 		// The server connection died (a restart, a KILL, wait_timeout):
 		// the session is not the connection. It gets a new one, and the
 		// client an ERROR; a transaction that was open is gone, so the
@@ -350,6 +355,15 @@ func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extend
 		s.abortFailed(ctx)
 	}
 	return nil
+}
+
+// changesServerSession reports a statement sent to the data source that may
+// leave state on its connection beyond the transaction.
+func changesServerSession(st *stmt) bool {
+	if st.info.Kind == sqltext.Session && st.info.Command != "SHOW" {
+		return true
+	}
+	return sqltext.Writes(st.text, sqltext.AnyDialect).Session
 }
 
 func (s *Session) mapError(ctx context.Context, err error) *pgcode.Error {
@@ -901,6 +915,9 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 	switch st.kind {
 	case kindQuery, kindExec, kindCursor:
 		s.txQueried = true // reset by the next BEGIN
+		if !s.serverState && changesServerSession(st) {
+			s.serverState = true
+		}
 	}
 	switch st.kind {
 	case kindEmpty:
