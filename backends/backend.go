@@ -133,11 +133,7 @@ func (f Frame) Message() (pgproto3.FrontendMessage, error) {
 }
 
 // AppendWire appends the frame as it is on the wire: type, length, body.
-func (f Frame) AppendWire(dst []byte) []byte {
-	dst = append(dst, f.Type)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(f.Body)+4))
-	return append(dst, f.Body...)
-}
+func (f Frame) AppendWire(dst []byte) []byte { return AppendMessage(dst, f.Type, f.Body) }
 
 // MessageDecoder is a Decoder with one message value per type; it serves
 // tests and tools that build frames themselves.
@@ -188,4 +184,37 @@ func NewMessage(typ byte) pgproto3.FrontendMessage {
 		return &pgproto3.PasswordMessage{}
 	}
 	return nil
+}
+
+// AppendMessage appends a message as it is on the wire: type, length, body.
+func AppendMessage(dst []byte, typ byte, body []byte) []byte {
+	dst = append(dst, typ)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)+4))
+	return append(dst, body...)
+}
+
+// CString returns the NUL-terminated string at the start of b, as message
+// bodies carry names and query texts; false when there is no NUL.
+func CString(b []byte) (string, bool) {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), true
+		}
+	}
+	return "", false
+}
+
+// TwoCStrings splits a body that starts with two NUL-terminated strings
+// (Parse: name and query; Bind: portal and statement) from the rest.
+func TwoCStrings(b []byte) (first, second string, rest []byte, ok bool) {
+	first, ok = CString(b)
+	if !ok {
+		return "", "", nil, false
+	}
+	b = b[len(first)+1:]
+	second, ok = CString(b)
+	if !ok {
+		return "", "", nil, false
+	}
+	return first, second, b[len(second)+1:], true
 }

@@ -212,7 +212,7 @@ func (rc *resultCache) noteWrites(ws sqltext.WriteSet) {
 func (rc *resultCache) note(f backends.Frame) {
 	switch f.Type {
 	case 'P':
-		name, query, rest, ok := twoStrings(f.Body)
+		name, query, rest, ok := backends.TwoCStrings(f.Body)
 		if !ok {
 			return
 		}
@@ -224,7 +224,7 @@ func (rc *resultCache) note(f backends.Frame) {
 			rc.pendParses = append(rc.pendParses, p)
 		}
 	case 'B':
-		_, stmt, _, ok := twoStrings(f.Body)
+		_, stmt, _, ok := backends.TwoCStrings(f.Body)
 		if !ok {
 			return
 		}
@@ -243,7 +243,7 @@ func (rc *resultCache) note(f backends.Frame) {
 		}
 	case 'C':
 		if len(f.Body) > 1 && f.Body[0] == 'S' {
-			if name, ok := cstr(f.Body[1:]); ok {
+			if name, ok := backends.CString(f.Body[1:]); ok {
 				if name == "" {
 					rc.unnamed = nil
 				} else {
@@ -261,7 +261,7 @@ func (rc *resultCache) note(f backends.Frame) {
 // is returned, to be recorded when it succeeds; any other change of a
 // setting stops caching for the session, since the key could not follow.
 func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
-	if !containsFold(q, "set", "discard") { // RESET contains SET
+	if !sqltext.ContainsFold(q, "set", "discard") { // RESET contains SET
 		return nil
 	}
 	stmts := sqltext.Split(q)
@@ -292,7 +292,7 @@ func (rc *resultCache) sessionEffects(q string, trackable bool) *sqltext.Set {
 // redefines: protocol-level and SQL-level statements share one name
 // space, and the proxy no longer knows the text behind the name.
 func (rc *resultCache) sqlStatementNames(q string) {
-	if !containsFold(q, "prepare", "deallocate") {
+	if !sqltext.ContainsFold(q, "prepare", "deallocate") {
 		return
 	}
 	for _, st := range sqltext.Split(q) {
@@ -318,38 +318,6 @@ func (rc *resultCache) sqlStatementNames(q string) {
 	}
 }
 
-// containsFold reports whether s contains any of the lower-case words,
-// in any case.
-func containsFold(s string, words ...string) bool {
-	for _, w := range words {
-		if hasFold(s, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasFold reports whether s contains the lower-case ASCII word w in any
-// case, without copying s.
-func hasFold(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		j := 0
-		for ; j < len(w); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != w[j] {
-				break
-			}
-		}
-		if j == len(w) {
-			return true
-		}
-	}
-	return false
-}
-
 // hold keeps a copy of an extended message until its Sync.
 func (rc *resultCache) hold(f backends.Frame) {
 	body := append([]byte(nil), f.Body...)
@@ -371,7 +339,7 @@ func (rc *resultCache) flushBatch() error {
 
 // query handles a simple Query.
 func (rc *resultCache) query(f backends.Frame) error {
-	q, _ := cstr(f.Body)
+	q, _ := backends.CString(f.Body)
 	rc.syncsInCopy = 0
 	rc.unnamed = nil // a simple Query destroys the unnamed statement
 	if strings.Contains(q, "xconn") {
@@ -460,7 +428,7 @@ func (rc *resultCache) sync(f backends.Frame) error {
 func (rc *resultCache) forward(f backends.Frame) error {
 	switch f.Type {
 	case 'P':
-		if name, _ := cstr(f.Body); name == "" {
+		if name, _ := backends.CString(f.Body); name == "" {
 			rc.unnamedGone = false
 		}
 	case 'Q':
@@ -495,7 +463,7 @@ func (rc *resultCache) restoreUnnamed(batch []backends.Frame) error {
 // usesUnnamed reports a Bind of, or a Describe of, the unnamed statement.
 func usesUnnamed(f backends.Frame) bool {
 	if f.Type == 'B' {
-		_, stmt, _, ok := twoStrings(f.Body)
+		_, stmt, _, ok := backends.TwoCStrings(f.Body)
 		return ok && stmt == ""
 	}
 	return len(f.Body) == 2 && f.Body[0] == 'S' && f.Body[1] == 0
@@ -512,7 +480,7 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 		shape = append(shape, f.Type)
 		switch f.Type {
 		case 'P':
-			name, query, rest, ok := twoStrings(f.Body)
+			name, query, rest, ok := backends.TwoCStrings(f.Body)
 			if !ok || name != "" {
 				return cache.Key{}, cacheInfo{}, false // a named Parse must reach the server
 			}
@@ -865,7 +833,7 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 			}
 		}
 	case 'C':
-		if tag, _ := cstr(body); tag == "DISCARD ALL" || tag == "DEALLOCATE ALL" {
+		if tag, _ := backends.CString(body); tag == "DISCARD ALL" || tag == "DEALLOCATE ALL" {
 			clear(t.rc.stmts)
 		}
 	}
@@ -908,7 +876,7 @@ func (t *tee) SendFrame(typ byte, body []byte) error {
 		t.status = body[0]
 	}
 	if u != nil && u.capture && !u.overflow {
-		u.buf = appendFrame(u.buf, typ, body)
+		u.buf = backends.AppendMessage(u.buf, typ, body)
 		if len(u.buf) > t.rc.c.Config().MaxEntryBytes {
 			// Too large to keep: stream it.
 			u.overflow = true
@@ -1015,34 +983,6 @@ func (t *tee) keySettings() cache.Settings {
 		s.Other = nil
 	}
 	return s
-}
-
-func appendFrame(dst []byte, typ byte, body []byte) []byte {
-	dst = append(dst, typ)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)+4))
-	return append(dst, body...)
-}
-
-func cstr(b []byte) (string, bool) {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i]), true
-		}
-	}
-	return "", false
-}
-
-func twoStrings(b []byte) (first, second string, rest []byte, ok bool) {
-	first, ok = cstr(b)
-	if !ok {
-		return "", "", nil, false
-	}
-	b = b[len(first)+1:]
-	second, ok = cstr(b)
-	if !ok {
-		return "", "", nil, false
-	}
-	return first, second, b[len(second)+1:], true
 }
 
 // oids reads the parameter type OIDs at the end of a Parse body.

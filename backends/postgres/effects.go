@@ -36,7 +36,7 @@ var dirtyCalls = map[string]bool{
 // analyze finds the session effects of a statement text.
 func analyze(sql string) effects {
 	var fx effects
-	if !containsAny(strings.ToLower(sql), effectWords) {
+	if !sqltext.ContainsFold(sql, effectWords...) {
 		return fx
 	}
 	for _, st := range sqltext.Split(sql) {
@@ -112,15 +112,6 @@ func mentionsPgTemp(toks []sqltext.Token) bool {
 	for _, t := range toks {
 		name := strings.ToLower(strings.Trim(t.Text, `"`))
 		if (t.Kind == sqltext.TokIdent || t.Kind == sqltext.TokQuotedIdent) && strings.HasPrefix(name, "pg_temp") {
-			return true
-		}
-	}
-	return false
-}
-
-func containsAny(s string, words []string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
 			return true
 		}
 	}

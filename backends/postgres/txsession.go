@@ -470,7 +470,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 		s.unnamed, sc.unnamed = nil, nil
 		s.queue = append(s.queue, e)
 		if ok {
-			s.buf = appendMsg(s.buf, 'Q', append([]byte(rewritten), 0))
+			s.buf = backends.AppendMessage(s.buf, 'Q', append([]byte(rewritten), 0))
 		} else {
 			s.buf = f.AppendWire(s.buf)
 		}
@@ -516,24 +516,24 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	case 'P':
 		return false, s.parse(f, sc)
 	case 'B':
-		portal, stmt, rest, ok := twoStrings(f.Body)
+		portal, stmt, rest, ok := backends.TwoCStrings(f.Body)
 		if !ok {
 			break // malformed: the server says so
 		}
 		name := s.bindable(stmt, sc)
 		body := append(append(append(append([]byte(portal), 0), name...), 0), rest...)
 		s.queue = append(s.queue, reply{kind: rBind})
-		s.buf = appendMsg(s.buf, 'B', body)
+		s.buf = backends.AppendMessage(s.buf, 'B', body)
 		return false, nil
 	case 'D':
 		if len(f.Body) >= 2 && f.Body[0] == 'S' {
-			stmt, ok := cstring(f.Body[1:])
+			stmt, ok := backends.CString(f.Body[1:])
 			if !ok {
 				break
 			}
 			name := s.bindable(stmt, sc)
 			s.queue = append(s.queue, reply{kind: rDescribeS})
-			s.buf = appendMsg(s.buf, 'D', append(append([]byte{'S'}, name...), 0))
+			s.buf = backends.AppendMessage(s.buf, 'D', append(append([]byte{'S'}, name...), 0))
 			return false, nil
 		}
 		s.queue = append(s.queue, reply{kind: rDescribeP})
@@ -546,7 +546,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 		return false, nil
 	case 'C':
 		if len(f.Body) >= 2 && f.Body[0] == 'S' {
-			stmt, ok := cstring(f.Body[1:])
+			stmt, ok := backends.CString(f.Body[1:])
 			if !ok {
 				break
 			}
@@ -584,11 +584,11 @@ func (s *TxSession) record(f backends.Frame) {
 	case 'Q':
 		s.replayable = replayable(queryText(f.Body))
 	case 'P':
-		if _, q, _, ok := twoStrings(f.Body); !ok || !replayable(q) {
+		if _, q, _, ok := backends.TwoCStrings(f.Body); !ok || !replayable(q) {
 			s.replayable = false
 		}
 	case 'B':
-		_, stmt, _, ok := twoStrings(f.Body)
+		_, stmt, _, ok := backends.TwoCStrings(f.Body)
 		def := s.unnamed
 		if stmt != "" {
 			def = s.stmts[stmt]
@@ -630,7 +630,7 @@ const maxServerStatements = 1000
 
 // parse handles a client Parse.
 func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
-	name, query, oids, ok := twoStrings(f.Body)
+	name, query, oids, ok := backends.TwoCStrings(f.Body)
 	if !ok {
 		s.queue = append(s.queue, reply{kind: rFailure})
 		s.buf = f.AppendWire(s.buf)
@@ -654,7 +654,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		// 25P02 in an aborted transaction, is the server's own answer).
 		s.queue = append(s.queue, reply{kind: rFailure, failure: &pgcode.Error{Severity: pgcode.SeverityError,
 			Code: pgcode.DuplicatePreparedStatement, Message: fmt.Sprintf("prepared statement %q already exists", name)}})
-		s.buf = appendMsg(s.buf, 'B', append(append([]byte{0}, noStatement...), 0, 0, 0, 0, 0, 0))
+		s.buf = backends.AppendMessage(s.buf, 'B', append(append([]byte{0}, noStatement...), 0, 0, 0, 0, 0, 0))
 		return nil
 	}
 	// Each client's statements have names of their own on the server:
@@ -675,7 +675,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 // lacks it. It reports false when q is something else. Called with s.mu
 // held.
 func (s *TxSession) sqlStatementRef(q string, sc *serverConn, e *reply) (string, bool) {
-	if !containsAny(strings.ToLower(q), []string{"execute", "deallocate"}) {
+	if !sqltext.ContainsFold(q, "execute", "deallocate") {
 		return "", false
 	}
 	toks := sqltext.Significant(q)
@@ -742,7 +742,7 @@ func (s *TxSession) sqlStatementRef(q string, sc *serverConn, e *reply) (string,
 // messages (the Query among them) if it fails.
 func (s *TxSession) injectSync() {
 	s.queue = append(s.queue, reply{kind: rSync, drop: true})
-	s.buf = appendMsg(s.buf, 'S', nil)
+	s.buf = backends.AppendMessage(s.buf, 'S', nil)
 }
 
 // prepareOn queues a Parse of def on sc, closing the least recently used
@@ -757,7 +757,7 @@ func (s *TxSession) prepareOn(sc *serverConn, def *stmtDef, e reply) {
 		}
 		delete(sc.prepared, victim)
 		s.queue = append(s.queue, reply{kind: rClose, drop: true, sname: victim, tick: oldest})
-		s.buf = appendMsg(s.buf, 'C', append(append([]byte{'S'}, victim...), 0))
+		s.buf = backends.AppendMessage(s.buf, 'C', append(append([]byte{'S'}, victim...), 0))
 	}
 	e.sname = def.sname
 	sc.useTick++
@@ -807,11 +807,11 @@ func (s *TxSession) closeStatement(stmt string, sc *serverConn) {
 		s.queue = append(s.queue, e)
 		if sc.unnamed == s && sc.unnSeq == s.unnSeq {
 			sc.unnamed = nil
-			s.buf = appendMsg(s.buf, 'C', []byte{'S', 0})
+			s.buf = backends.AppendMessage(s.buf, 'C', []byte{'S', 0})
 		} else {
 			// The connection's unnamed statement is not this client's:
 			// it must survive, and the client's is gone already.
-			s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+			s.buf = backends.AppendMessage(s.buf, 'C', append([]byte{'S'}, noStatement...))
 		}
 		return
 	}
@@ -820,7 +820,7 @@ func (s *TxSession) closeStatement(stmt string, sc *serverConn) {
 	if def == nil {
 		// Closing a statement that does not exist is not an error.
 		s.queue = append(s.queue, e)
-		s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+		s.buf = backends.AppendMessage(s.buf, 'C', append([]byte{'S'}, noStatement...))
 		return
 	}
 	delete(s.stmts, stmt)
@@ -829,13 +829,13 @@ func (s *TxSession) closeStatement(stmt string, sc *serverConn) {
 		delete(sc.prepared, def.sname)
 		e.sname, e.tick = def.sname, tick
 		s.queue = append(s.queue, e)
-		s.buf = appendMsg(s.buf, 'C', append(append([]byte{'S'}, def.sname...), 0))
+		s.buf = backends.AppendMessage(s.buf, 'C', append(append([]byte{'S'}, def.sname...), 0))
 		return
 	}
 	// Prepared on other connections only: those copies go when they are
 	// the least recently used there.
 	s.queue = append(s.queue, e)
-	s.buf = appendMsg(s.buf, 'C', append([]byte{'S'}, noStatement...))
+	s.buf = backends.AppendMessage(s.buf, 'C', append([]byte{'S'}, noStatement...))
 }
 
 func appendParse(dst []byte, def *stmtDef) []byte {
@@ -848,38 +848,8 @@ func appendParse(dst []byte, def *stmtDef) []byte {
 	return dst
 }
 
-func appendMsg(dst []byte, typ byte, body []byte) []byte {
-	dst = append(dst, typ)
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(body)+4))
-	return append(dst, body...)
-}
-
-// cstring returns the NUL-terminated string at the start of b.
-func cstring(b []byte) (string, bool) {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i]), true
-		}
-	}
-	return "", false
-}
-
-// twoStrings splits a body that starts with two NUL-terminated strings.
-func twoStrings(b []byte) (first, second string, rest []byte, ok bool) {
-	first, ok = cstring(b)
-	if !ok {
-		return "", "", nil, false
-	}
-	b = b[len(first)+1:]
-	second, ok = cstring(b)
-	if !ok {
-		return "", "", nil, false
-	}
-	return first, second, b[len(second)+1:], true
-}
-
 func queryText(body []byte) string {
-	q, _ := cstring(body)
+	q, _ := backends.CString(body)
 	return q
 }
 
@@ -1262,7 +1232,7 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 // Prepared statements are not transactional: these hold even if the
 // transaction around them rolls back.
 func (s *TxSession) commandDone(sc *serverConn, body []byte) {
-	tag, _ := cstring(body)
+	tag, _ := backends.CString(body)
 	switch tag {
 	case "DEALLOCATE ALL", "DISCARD ALL":
 		clear(s.stmts)
@@ -1278,7 +1248,7 @@ func (s *TxSession) commandDone(sc *serverConn, body []byte) {
 func errorCode(body []byte) string {
 	for len(body) > 1 {
 		field := body[0]
-		v, ok := cstring(body[1:])
+		v, ok := backends.CString(body[1:])
 		if !ok {
 			return ""
 		}

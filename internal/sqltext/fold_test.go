@@ -1,4 +1,4 @@
-package proxy
+package sqltext
 
 import "testing"
 
@@ -9,8 +9,8 @@ func TestContainsFold(t *testing.T) {
 	}{
 		{"SELECT 1", false}, {"SET search_path = x", true}, {"reset ALL", true}, {"select * from Settings", true}, {"", false}, {"se", false},
 	} {
-		if got := containsFold(tc.s, "set", "discard"); got != tc.want {
-			t.Errorf("containsFold(%q) = %v", tc.s, got)
+		if got := ContainsFold(tc.s, "set", "discard"); got != tc.want {
+			t.Errorf("ContainsFold(%q) = %v", tc.s, got)
 		}
 	}
 }
