@@ -216,6 +216,7 @@ func watchSecrets(ctx context.Context, e env, cfg *secrets.Config, reg *routing.
 	defer tick.Stop()
 	files := cfg.Files
 	last := stampFiles(files)
+	pending := "" // a change seen by the last poll, not yet settled
 	reload := func(why string) {
 		next, err := secrets.Load(secrets.LoadOptions{Files: files, LookupEnv: e.lookup})
 		if err != nil {
@@ -238,11 +239,21 @@ func watchSecrets(ctx context.Context, e env, cfg *secrets.Config, reg *routing.
 		case <-ctx.Done():
 			return
 		case <-e.hup:
-			last = stampFiles(files)
+			last, pending = stampFiles(files), ""
 			reload("SIGHUP")
 		case <-tick.C:
-			if s := stampFiles(files); s != last {
-				last = s
+			// A change is loaded once two polls in a row see the same
+			// contents: an editor that truncates the file and then
+			// writes it must not be caught half-way, with the empty
+			// file's lack of connections.
+			s := stampFiles(files)
+			switch {
+			case s == last:
+				pending = ""
+			case s != pending:
+				pending = s
+			default:
+				last, pending = s, ""
 				reload("a secrets file changed")
 			}
 		}
