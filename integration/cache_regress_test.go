@@ -78,8 +78,10 @@ func TestCacheRegress(t *testing.T) {
 	})
 
 	// A FATAL during a miss (the server connection is terminated) ends
-	// the captured unit, but the proxy then waits for the answer to its
-	// COMMIT, which never comes: the client hears nothing, forever.
+	// the captured unit, but the proxy then waited for the answer to its
+	// COMMIT, which never came: the client heard nothing, forever. Now
+	// it hears the server's error (as an ERROR: its session goes on, on
+	// a new server connection) and ReadyForQuery.
 	t.Run("FATAL during a miss reaches the client", func(t *testing.T) {
 		p, _, _, _ := cachedProxy(t, pg, "")
 		admin := directPG(t)
@@ -93,8 +95,8 @@ func TestCacheRegress(t *testing.T) {
 		if _, err := execSimple(ctxT(t), admin, "SELECT pg_terminate_backend("+pid+")"); err != nil {
 			t.Fatal(err)
 		}
-		// Without the cache the client gets the server's FATAL 57P01.
 		var ms []pgproto3.BackendMessage
+		var failure *pgproto3.ErrorResponse
 		for {
 			m, err := rc.recv()
 			if err != nil {
@@ -102,10 +104,20 @@ func TestCacheRegress(t *testing.T) {
 				if errors.As(err, &ne) && ne.Timeout() {
 					t.Fatalf("the server connection was terminated during a miss; the client heard nothing in %v (got %s)", rawTimeout, msgNames(ms))
 				}
-				t.Fatalf("want a FATAL, got %s then %v", describeMsgs(ms), err)
+				t.Fatalf("want the server's error, got %s then %v", describeMsgs(ms), err)
 			}
 			ms = append(ms, m)
-			if e, ok := m.(*pgproto3.ErrorResponse); ok && e.Severity == "FATAL" {
+			if e, ok := m.(*pgproto3.ErrorResponse); ok {
+				failure = e
+			}
+			if _, ok := m.(*pgproto3.ReadyForQuery); ok {
+				if failure == nil || failure.Code != "57P01" || failure.Severity != "ERROR" {
+					t.Fatalf("want ERROR 57P01 before ReadyForQuery, got %s", describeMsgs(ms))
+				}
+				rc.send(&pgproto3.Query{String: "SELECT 1"})
+				if got := firstValue(t, rc.untilReady()); got != "1" {
+					t.Fatalf("the session after the failure: %q", got)
+				}
 				return
 			}
 		}

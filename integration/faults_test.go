@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Faults injected for real: a TCP relay between the proxy and PostgreSQL
@@ -23,6 +25,7 @@ type relay struct {
 	l        net.Listener
 	target   string
 	refusing atomic.Bool
+	refused  atomic.Int64 // connections refused
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
@@ -48,6 +51,7 @@ func (r *relay) serve() {
 			return
 		}
 		if r.refusing.Load() {
+			r.refused.Add(1)
 			c.Close() // the server is not there
 			continue
 		}
@@ -75,81 +79,175 @@ func (r *relay) cut() {
 	clear(r.conns)
 }
 
-// relayedSecrets is a PostgreSQL section that reaches the server through r.
+// relayedSecrets is a PostgreSQL section in transaction mode that reaches
+// the server through r.
 func relayedSecrets(t *testing.T, r *relay, extra string) string {
+	return relayedSecretsMode(t, r, "transaction", extra)
+}
+
+// relayedSecretsMode is a PostgreSQL section in the given pool mode that
+// reaches the server through r.
+func relayedSecretsMode(t *testing.T, r *relay, mode, extra string) string {
 	directPG(t)
 	u, err := url.Parse(pgURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Host, u.RawQuery = r.Addr(), "sslmode=disable"
-	return fmt.Sprintf("[connections.pg]\nurl = %q\npool_mode = \"transaction\"\n%s\n", u.String(), extra)
+	return fmt.Sprintf("[connections.pg]\nurl = %q\npool_mode = %q\n%s\n", u.String(), mode, extra)
 }
 
-// Clients between transactions do not notice their server connections
-// being cut, nor the server refusing connections for a while: the proxy
-// finds the dead connections before using them, and waits for the server.
-func TestTxModeSurvivesCutsAndRefusals(t *testing.T) {
-	r := startRelay(t, mustHost(t))
-	p := startProxy(t, relayedSecrets(t, r, "pool_size = 8"), proxyOptions{quiet: true})
-	const clients = 8
-	conns := make([]*pgx.Conn, clients)
-	for i := range conns {
-		conns[i] = p.Connect(t, "pg")
-	}
-	round := func(what string) time.Duration {
-		t.Helper()
-		start := time.Now()
-		var wg sync.WaitGroup
-		var errs atomic.Int32
-		for i, c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for k := 0; k < 5; k++ {
-					var n int
-					if err := c.QueryRow(ctxT(t), "SELECT $1::int + 1", i).Scan(&n); err != nil || n != i+1 {
-						t.Errorf("%s: client %d: %d, %v", what, i, n, err)
-						errs.Add(1)
-						return
-					}
+// poolModes are the PostgreSQL pool modes the fault tests run in.
+var poolModes = []string{"session", "transaction"}
+
+// readers are clients that run autocommit reads in a loop, each checking
+// its answer, until stopped.
+type readers struct {
+	t     *testing.T
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	reads atomic.Int64
+	errs  atomic.Int64
+
+	mu       sync.Mutex
+	firstErr error
+}
+
+func startReaders(t *testing.T, conns []*pgx.Conn) *readers {
+	rs := &readers{t: t, stop: make(chan struct{})}
+	for i, c := range conns {
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			for {
+				select {
+				case <-rs.stop:
+					return
+				default:
 				}
-			}()
-		}
-		wg.Wait()
-		if errs.Load() > 0 {
-			t.FailNow()
-		}
-		return time.Since(start)
+				var n int
+				err := c.QueryRow(ctxT(t), "SELECT $1::int + count(*)::int FROM pg_class WHERE oid < 0", i).Scan(&n)
+				if err == nil && n != i {
+					err = fmt.Errorf("client %d read %d", i, n)
+				}
+				if err != nil {
+					rs.errs.Add(1)
+					rs.mu.Lock()
+					if rs.firstErr == nil {
+						rs.firstErr = err
+					}
+					rs.mu.Unlock()
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				rs.reads.Add(1)
+			}
+		}()
 	}
-	round("warm-up")
-	r.cut()
-	round("after every connection was cut")
-	r.refusing.Store(true)
-	r.cut()
-	go func() { time.Sleep(time.Second); r.refusing.Store(false) }()
-	if d := round("while the server refused connections for a second"); d < 500*time.Millisecond {
-		t.Fatalf("the round took %v: the refusal was not exercised", d)
-	}
-	round("after the refusal")
+	return rs
 }
 
-// Past retry_timeout the client gets a clear error naming the connection
-// and the cause; its session stays usable and recovers with the server.
-func TestTxModeRetryTimeout(t *testing.T) {
-	r := startRelay(t, mustHost(t))
-	p := startProxy(t, relayedSecrets(t, r, "retry_timeout = \"500ms\""), proxyOptions{quiet: true})
-	c := p.Connect(t, "pg")
-	mustExec(t, c, "SELECT 1")
-	r.refusing.Store(true)
-	r.cut()
-	_, err := c.Exec(ctxT(t), "SELECT 1")
-	pe := wantCode(t, err, "08001")
-	if !strings.Contains(pe.Message, `connection "pg"`) || !strings.Contains(pe.Message, "unreachable") || pe.Severity != "ERROR" {
-		t.Fatalf("%s %s", pe.Severity, pe.Message)
+// wait stops the readers and returns the reads and errors they counted.
+func (rs *readers) wait() (reads, errs int64, first error) {
+	close(rs.stop)
+	rs.wg.Wait()
+	return rs.reads.Load(), rs.errs.Load(), rs.firstErr
+}
+
+// Sixteen clients reading in a loop, in either pool mode, while every
+// server connection is cut again and again, and then while the server
+// refuses connections for five seconds: reads whose answer had not
+// started are sent again on a new connection, idle sessions get a new
+// one, and no client sees an error, only a delay.
+func TestReadsSurviveCutsAndRefusals(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode, func(t *testing.T) {
+			r := startRelay(t, mustHost(t))
+			p := startProxy(t, relayedSecretsMode(t, r, mode, "pool_size = 16"), proxyOptions{quiet: true})
+			const clients = 16
+			conns := make([]*pgx.Conn, clients)
+			for i := range conns {
+				conns[i] = p.Connect(t, "pg")
+			}
+			rs := startReaders(t, conns)
+			for k := 0; k < 5; k++ {
+				time.Sleep(150 * time.Millisecond)
+				r.cut()
+			}
+			time.Sleep(150 * time.Millisecond)
+			reads, errs, first := rs.wait()
+			t.Logf("%d reads, %d errors across 5 cuts", reads, errs)
+			if errs > 0 || reads < clients*5 {
+				t.Fatalf("%d errors (first: %v), %d reads", errs, first, reads)
+			}
+
+			rs = startReaders(t, conns)
+			time.Sleep(100 * time.Millisecond)
+			r.refusing.Store(true)
+			r.cut()
+			time.Sleep(100 * time.Millisecond)
+			r.cut() // connections being opened during the first cut
+			before := rs.reads.Load()
+			time.Sleep(5 * time.Second)
+			during := rs.reads.Load() - before
+			r.refusing.Store(false)
+			time.Sleep(500 * time.Millisecond)
+			reads, errs, first = rs.wait()
+			t.Logf("refused for 5s: %d connections refused, %d reads during the refusal, %d in all; %d errors",
+				r.refused.Load(), during, reads, errs)
+			if errs > 0 {
+				t.Fatalf("%d errors while the server refused connections (first: %v)", errs, first)
+			}
+			if r.refused.Load() == 0 || during > 0 {
+				t.Fatalf("%d refused, %d reads during the refusal: the refusal was not exercised", r.refused.Load(), during)
+			}
+			if reads <= before+during {
+				t.Fatal("no read after the server came back")
+			}
+		})
 	}
-	r.refusing.Store(false)
-	mustExec(t, c, "SELECT 1")
+}
+
+// Past retry_timeout every client gets a clear error naming the
+// connection and the cause; its session stays usable and recovers with
+// the server.
+func TestRetryTimeout(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode, func(t *testing.T) {
+			r := startRelay(t, mustHost(t))
+			p := startProxy(t, relayedSecretsMode(t, r, mode, "retry_timeout = \"500ms\"\npool_size = 16"), proxyOptions{quiet: true})
+			const clients = 16
+			conns := make([]*pgx.Conn, clients)
+			for i := range conns {
+				conns[i] = p.Connect(t, "pg")
+				mustExec(t, conns[i], "SELECT 1")
+			}
+			r.refusing.Store(true)
+			r.cut()
+			var wg sync.WaitGroup
+			for i, c := range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					start := time.Now()
+					_, err := c.Exec(ctxT(t), "SELECT 1")
+					var pe *pgconn.PgError
+					if !errors.As(err, &pe) || pe.Code != "08001" || pe.Severity != "ERROR" ||
+						!strings.Contains(pe.Message, `connection "pg"`) || !strings.Contains(pe.Message, "unreachable") {
+						t.Errorf("client %d past retry_timeout: %v", i, err)
+					}
+					if d := time.Since(start); d > 3*time.Second {
+						t.Errorf("client %d waited %v", i, d)
+					}
+				}()
+			}
+			wg.Wait()
+			r.refusing.Store(false)
+			for _, c := range conns {
+				mustExec(t, c, "SELECT 1")
+			}
+		})
+	}
 }
 
 func mustHost(t *testing.T) string {
@@ -163,9 +261,15 @@ func mustHost(t *testing.T) string {
 // A connection that fails under a running statement, or inside a
 // transaction block: the client gets 08006 as an ERROR, never a silent
 // commit, and its session goes on with a new server connection.
-func TestTxModeFailureUnderTheClient(t *testing.T) {
+func TestFailureUnderTheClient(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode, func(t *testing.T) { testFailureUnderTheClient(t, mode) })
+	}
+}
+
+func testFailureUnderTheClient(t *testing.T, mode string) {
 	r := startRelay(t, mustHost(t))
-	p := startProxy(t, relayedSecrets(t, r, ""), proxyOptions{quiet: true})
+	p := startProxy(t, relayedSecretsMode(t, r, mode, ""), proxyOptions{quiet: true})
 	table := "xcp_lost_" + randHex()
 	admin := directPG(t)
 	if err := admin.Exec(ctxT(t), "CREATE TABLE "+table+" (id INT)").Close(); err != nil {
@@ -204,57 +308,33 @@ func TestTxModeFailureUnderTheClient(t *testing.T) {
 	if got := queryString(t, c, "SELECT count(*)::text FROM "+table); got != "1" {
 		t.Fatalf("rows after the lost transaction: %s", got)
 	}
-}
-
-// Sixteen clients reading in a loop while every server connection is cut,
-// again and again: reads whose answer had not started are sent again on a
-// new connection, and no client sees an error.
-func TestTxModeReadsSurviveRepeatedCuts(t *testing.T) {
-	r := startRelay(t, mustHost(t))
-	p := startProxy(t, relayedSecrets(t, r, "pool_size = 16"), proxyOptions{quiet: true})
-	const clients = 16
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var reads, errs atomic.Int64
-	for i := 0; i < clients; i++ {
-		c := p.Connect(t, "pg")
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var n int
-				if err := c.QueryRow(ctxT(t), "SELECT $1::int + count(*)::int FROM pg_class WHERE oid < 0", i).Scan(&n); err != nil || n != i {
-					errs.Add(1)
-					t.Errorf("client %d: %d, %v", i, n, err)
-					return
-				}
-				reads.Add(1)
-			}
-		}()
+	// The next transaction runs and commits.
+	tx, err = c.Begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k := 0; k < 5; k++ {
-		time.Sleep(150 * time.Millisecond)
-		r.cut()
+	if _, err := tx.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (2)"); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d reads, %d errors across 5 cuts", reads.Load(), errs.Load())
-	if errs.Load() > 0 || reads.Load() < clients*5 {
-		t.Fatalf("%d errors, %d reads", errs.Load(), reads.Load())
+	if err := tx.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryString(t, c, "SELECT count(*)::text FROM "+table); got != "2" {
+		t.Fatalf("rows after the next transaction: %s", got)
 	}
 }
 
 // A server that ends a connection under a read (pg_terminate_backend, as
 // a fast shutdown does to every backend) sends FATAL 57P01 first: the read
 // runs again on a new connection and the client sees its answer.
-func TestTxModeTerminatedReadRunsAgain(t *testing.T) {
-	p := startProxy(t, pgSecrets(t, "pg", "pool_mode = \"transaction\""), proxyOptions{quiet: true})
+func TestTerminatedReadRunsAgain(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode, func(t *testing.T) { testTerminatedReadRunsAgain(t, mode) })
+	}
+}
+
+func testTerminatedReadRunsAgain(t *testing.T, mode string) {
+	p := startProxy(t, pgSecrets(t, "pg", fmt.Sprintf("pool_mode = %q", mode)), proxyOptions{quiet: true})
 	c := p.Connect(t, "pg")
 	var pid int
 	if err := c.QueryRow(ctxT(t), "SELECT pg_backend_pid()").Scan(&pid); err != nil {

@@ -106,6 +106,11 @@ type Backend struct {
 	// it instead of storming the server.
 	dialMu sync.Mutex
 	down   atomic.Bool
+	// gaveUp is when the last retrying session gave up, and its error:
+	// the sessions that waited for it share the outcome instead of
+	// retrying for retry_timeout each, one after the other. Under dialMu.
+	gaveUp    time.Time
+	gaveUpErr error
 
 	loginMu  sync.Mutex
 	logins   map[string]*login // transaction mode: what a set of startup parameters gives
@@ -152,8 +157,8 @@ type serverConn struct {
 	gen       uint64    // Backend.gen when it was opened
 	expires   time.Time // when MaxLifetime ends it (zero: never)
 
-	// Transaction mode bookkeeping, read and written by the session that
-	// holds the connection.
+	// Session bookkeeping, read and written by the session that holds
+	// the connection.
 	prepared map[string]uint64 // server statement names prepared here, by last use
 	useTick  uint64
 	applied  map[string]string // unreported session-level settings, as the server shows them
@@ -163,8 +168,11 @@ type serverConn struct {
 	// settingsChanged: a statement may have changed settings; they are
 	// read back when the transaction ends.
 	settingsChanged bool
-	synced          *TxSession // the session whose settings were last applied
-	syncVer         uint64     // ... at this version of them
+	// listenChanged: LISTEN or UNLISTEN ran; session mode reads the
+	// channels back between statements.
+	listenChanged bool
+	synced        *TxSession // the session whose settings were last applied
+	syncVer       uint64     // ... at this version of them
 }
 
 // startup is the set of startup parameters a server connection was opened
@@ -349,8 +357,12 @@ func (b *Backend) dialRetry(ctx context.Context, st startup) (*serverConn, error
 		}
 		b.down.Store(true)
 	}
+	waitFrom := time.Now()
 	b.dialMu.Lock()
 	defer b.dialMu.Unlock()
+	if b.gaveUp.After(waitFrom) {
+		return nil, b.gaveUpErr // retried for this caller already
+	}
 	deadline := time.Now().Add(b.opts.RetryTimeout)
 	wait := retryFirst
 	var last error
@@ -383,9 +395,11 @@ func (b *Backend) dialRetry(ctx context.Context, st startup) (*serverConn, error
 	if errors.As(last, &pe) {
 		msg = pe.Message
 	}
-	return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+	b.gaveUp = time.Now()
+	b.gaveUpErr = &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
 		Message: fmt.Sprintf("connection %q: the server was unreachable for %s; last error: %s", b.opts.Name, b.opts.RetryTimeout, msg),
 		Hint:    "Check that the server is up and reachable; retry_timeout sets how long xconnproxy keeps trying."}
+	return nil, b.gaveUpErr
 }
 
 // retryable reports a failure to open a connection that may pass: the

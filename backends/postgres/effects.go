@@ -16,11 +16,15 @@ type effects struct {
 	// ALL, SET ROLE, SET SESSION CHARACTERISTICS): the session's settings
 	// are read back when its transaction ends.
 	settings bool
-	// dirty: state the proxy does not carry between connections (LISTEN,
-	// SQL-level PREPARE, temporary objects, WITH HOLD cursors, session
+	// dirty: state the proxy does not carry between connections
+	// (SQL-level PREPARE, temporary objects, WITH HOLD cursors, session
 	// advisory locks, SET SESSION AUTHORIZATION): the connection is
 	// cleaned with DISCARD ALL when the transaction ends.
 	dirty bool
+	// listen: the channels listened to may change (LISTEN, UNLISTEN).
+	// Transaction mode treats LISTEN as dirty; session mode reads the
+	// channels back, to listen again on a new connection.
+	listen bool
 }
 
 // effectWords are the only words that can start an effect: text without
@@ -45,16 +49,18 @@ func analyze(sql string) effects {
 		switch {
 		case info.Kind == sqltext.Session:
 			switch info.Command {
-			case "SHOW", "SET CONSTRAINTS", "DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP", "DEALLOCATE", "DEALLOCATE ALL", "UNLISTEN":
+			case "SHOW", "SET CONSTRAINTS", "DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP", "DEALLOCATE", "DEALLOCATE ALL":
 				// Nothing that outlives the transaction and is not
 				// followed from the command tag.
+			case "LISTEN", "UNLISTEN":
+				fx.listen = true
 			case "SET", "RESET", "DISCARD ALL":
 				if word(toks, 1, "session") && word(toks, 2, "authorization") {
 					fx.dirty = true
 				} else if !word(toks, 1, "local") && !word(toks, 1, "transaction") && !word(toks, 1, "constraints") {
 					fx.settings = true
 				}
-			default: // LISTEN, PREPARE, ...
+			default: // PREPARE, ...
 				fx.dirty = true
 			}
 		case info.Kind == sqltext.DDL && (hasWord(toks, "temp", "temporary") || mentionsPgTemp(toks)):
@@ -81,12 +87,15 @@ func analyze(sql string) effects {
 
 // noteEffects marks sc with what a statement sent on it may do. Called
 // with the session's lock held.
-func noteEffects(fx effects, sc *serverConn) {
-	if fx.dirty {
+func (s *TxSession) noteEffects(fx effects, sc *serverConn) {
+	if fx.dirty || fx.listen && !s.pinned {
 		sc.dirty = true
 	}
 	if fx.settings {
 		sc.settingsChanged = true
+	}
+	if fx.listen {
+		sc.listenChanged = true
 	}
 }
 

@@ -4,8 +4,8 @@ import "testing"
 
 func TestAnalyze(t *testing.T) {
 	tests := []struct {
-		name, sql       string
-		settings, dirty bool
+		name, sql               string
+		settings, dirty, listen bool
 	}{
 		{name: "plain select", sql: "SELECT * FROM t WHERE settled = true"},
 		{name: "word inside a string", sql: "SELECT 'SET search_path = x; LISTEN y'"},
@@ -24,8 +24,9 @@ func TestAnalyze(t *testing.T) {
 		{name: "discard all", sql: "DISCARD ALL", settings: true},
 		{name: "discard temp", sql: "DISCARD TEMP"},
 		{name: "deallocate all", sql: "DEALLOCATE ALL"},
-		{name: "listen", sql: "LISTEN jobs", dirty: true},
-		{name: "unlisten", sql: "UNLISTEN *"},
+		{name: "listen", sql: "LISTEN jobs", listen: true},
+		{name: "unlisten", sql: "UNLISTEN *", listen: true},
+		{name: "listen and a temp table", sql: "LISTEN jobs; CREATE TEMP TABLE x (a int)", listen: true, dirty: true},
 		{name: "sql prepare", sql: "PREPARE q AS SELECT 1", dirty: true},
 		{name: "temp table", sql: "CREATE TEMP TABLE x (a int)", dirty: true},
 		{name: "temporary view", sql: "create temporary view v as select 1", dirty: true},
@@ -41,8 +42,9 @@ func TestAnalyze(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := analyze(tc.sql)
-			if fx.settings != tc.settings || fx.dirty != tc.dirty {
-				t.Fatalf("analyze(%q) = settings %v, dirty %v; want %v, %v", tc.sql, fx.settings, fx.dirty, tc.settings, tc.dirty)
+			if fx.settings != tc.settings || fx.dirty != tc.dirty || fx.listen != tc.listen {
+				t.Fatalf("analyze(%q) = settings %v, dirty %v, listen %v; want %v, %v, %v",
+					tc.sql, fx.settings, fx.dirty, fx.listen, tc.settings, tc.dirty, tc.listen)
 			}
 		})
 	}

@@ -20,11 +20,20 @@ import (
 	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
 
-// TxSession serves one client in transaction mode. The client holds a
+// TxSession serves one client. In transaction mode the client holds a
 // server connection from the first message of a transaction until the
 // server reports ReadyForQuery 'I' with nothing of the client's still
 // outstanding; then the connection goes back to the pool, and the next
 // transaction may run on another one.
+//
+// In session mode (pinned) the client keeps its connection for the whole
+// session, and the same bookkeeping serves another purpose: when the
+// connection is lost between statements (a server restart, a network cut)
+// the next statement runs on a new one that is given the session back:
+// startup parameters, settings, prepared statements and LISTEN channels.
+// State the proxy cannot carry (temporary objects, WITH HOLD cursors,
+// SQL-level PREPARE, session advisory locks, SET SESSION AUTHORIZATION)
+// makes the loss end the session with FATAL instead.
 //
 // What makes the connections interchangeable:
 //
@@ -80,22 +89,32 @@ type TxSession struct {
 	// answer reached the client, and it only reads).
 	sent       []backends.Frame
 	replayable bool
-	answered   bool // something beyond structural messages reached the client
-	structural int  // ParseComplete, BindComplete, descriptions forwarded so far
+	replayErr  *pgcode.Error // why a replay found no connection
+	answered   bool          // something beyond structural messages reached the client
+	structural int           // ParseComplete, BindComplete, descriptions forwarded so far
 	// skipReplies: structural messages of a replay the client already has.
 	skipReplies int
-	replaying   chan struct{}       // closed when a replay has a new connection
-	stmts       map[string]*stmtDef // the client's named statements
-	unnamed     *stmtDef            // the client's unnamed statement
-	unnSeq      uint64              // changes with every unnamed Parse
-	want        map[string]string   // reported settings as the client sees them
-	startup     startup             // the client's startup parameters
-	fixed       map[string]string   // unreported session-level settings now
-	version     uint64              // changes with want and fixed
-	pumpDone    chan struct{}
-	waiting     context.CancelCauseFunc // ends a wait for a connection
-	id          uint64                  // names this client's statements on the server
-	nextStmt    uint64
+	// paused: the pump has the server connection to itself (a replay on
+	// a new connection, a read-back of the session's settings); closed
+	// when it is done. Handle waits for it.
+	paused   chan struct{}
+	stmts    map[string]*stmtDef // the client's named statements
+	unnamed  *stmtDef            // the client's unnamed statement
+	unnSeq   uint64              // changes with every unnamed Parse
+	want     map[string]string   // reported settings as the client sees them
+	startup  startup             // the client's startup parameters
+	fixed    map[string]string   // unreported session-level settings now
+	version  uint64              // changes with want and fixed
+	pumpDone chan struct{}
+	waiting  context.CancelCauseFunc // ends a wait for a connection
+	id       uint64                  // names this client's statements on the server
+	nextStmt uint64
+
+	// Session mode.
+	pinned   bool        // the connection is kept for the whole session
+	parked   *serverConn // the connection taken at login, until the first message
+	channels []string    // LISTEN channels, as last read back
+	restore  bool        // the connection was lost: the next one listens again
 
 	holding  atomic.Bool
 	broken   atomic.Bool
@@ -240,6 +259,15 @@ func (s *TxSession) Parameters() []backends.Param { return s.params }
 // TxStatus is 'I' when the session holds no server connection: it is then
 // between transactions.
 func (s *TxSession) TxStatus() byte {
+	if s.pinned {
+		// Session mode holds its connection between transactions too.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sc != nil && (len(s.queue) > 0 || s.unsynced || s.errSkip || s.inBlock) || s.lostTx.Load() {
+			return 'T'
+		}
+		return 'I'
+	}
 	if s.holding.Load() {
 		return 'T'
 	}
@@ -286,8 +314,8 @@ func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Wri
 	// too, so a message is never queued on a connection already in the
 	// pool.
 	s.mu.Lock()
-	for s.replaying != nil {
-		ch := s.replaying
+	for s.paused != nil {
+		ch := s.paused
 		s.mu.Unlock()
 		<-ch
 		s.mu.Lock()
@@ -340,7 +368,11 @@ func (s *TxSession) waitPump() {
 // take acquires a server connection, brings it to the client's settings
 // and starts the goroutine that forwards its answers.
 func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverConn, error) {
-	sc := s.b.tryAcquire(s.startup)
+	sc := s.parked
+	s.parked = nil
+	if sc == nil {
+		sc = s.b.tryAcquire(s.startup)
+	}
 	if sc == nil {
 		// A cancel request while the transaction waits for a connection
 		// ends the wait, as it would end the statement.
@@ -362,7 +394,11 @@ func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverCo
 			return nil, err
 		}
 	}
-	if err := s.syncSettings(ctx, sc); err != nil {
+	err := s.syncSettings(ctx, sc)
+	if err == nil && s.restore {
+		err = s.listenAgain(ctx, sc)
+	}
+	if err != nil {
 		var pe *pgcode.Error
 		s.b.release(sc, errors.As(err, &pe))
 		if pe != nil {
@@ -383,6 +419,23 @@ func (s *TxSession) take(ctx context.Context, w backends.FrameWriter) (*serverCo
 	s.mu.Unlock()
 	go s.pump(sc, w, done)
 	return sc, nil
+}
+
+// listenAgain listens on a new connection to the channels the session
+// listened to on the one it lost (session mode). Notifications sent while
+// no connection listened are not delivered.
+func (s *TxSession) listenAgain(ctx context.Context, sc *serverConn) error {
+	var stmts []string
+	for _, ch := range s.channels {
+		stmts = append(stmts, "LISTEN "+quoteIdent(ch))
+	}
+	if len(stmts) > 0 {
+		if err := sc.roundTrip(ctx, strings.Join(stmts, "; ")); err != nil {
+			return err
+		}
+	}
+	s.restore = false
+	return nil
 }
 
 // failLocally answers a message that found no server connection: an
@@ -463,7 +516,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	case 'Q':
 		s.syncsInCopy = 0
 		q := queryText(f.Body)
-		noteEffects(analyze(q), sc)
+		s.noteEffects(analyze(q), sc)
 		e := reply{kind: rQuery}
 		rewritten, ok := s.sqlStatementRef(q, sc, &e)
 		// A simple Query destroys the unnamed statement.
@@ -636,7 +689,7 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		s.buf = f.AppendWire(s.buf)
 		return nil
 	}
-	noteEffects(analyze(query), sc)
+	s.noteEffects(analyze(query), sc)
 	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: replayable(query)}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
@@ -661,8 +714,13 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 	// PostgreSQL parses a statement with the settings of the moment
 	// (search_path, DateStyle, TimeZone, standard_conforming_strings), so
 	// the same text is not the same statement for two clients.
-	s.nextStmt++
-	def.sname = fmt.Sprintf("xcp_%x_%x", s.id, s.nextStmt)
+	if s.pinned {
+		// The connection is the client's alone: its own name serves.
+		def.sname = name
+	} else {
+		s.nextStmt++
+		def.sname = fmt.Sprintf("xcp_%x_%x", s.id, s.nextStmt)
+	}
 	s.stmts[name] = def
 	s.prepareOn(sc, def, reply{kind: rParse, client: name, def: def})
 	return nil
@@ -748,7 +806,7 @@ func (s *TxSession) injectSync() {
 // prepareOn queues a Parse of def on sc, closing the least recently used
 // statement first when sc has too many.
 func (s *TxSession) prepareOn(sc *serverConn, def *stmtDef, e reply) {
-	if len(sc.prepared) >= maxServerStatements {
+	if len(sc.prepared) >= maxServerStatements && !s.pinned {
 		victim, oldest := "", uint64(0)
 		for name, tick := range sc.prepared {
 			if victim == "" || tick < oldest {
@@ -911,7 +969,7 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 			return
 		}
 		s.mu.Lock()
-		out, rewrite, release := s.answer(sc, typ, body)
+		out, rewrite, next := s.answer(sc, typ, body)
 		if (out != 0 || rewrite != nil) && !(out == 'E' && isFatal(body)) {
 			switch {
 			case rewrite == nil && structural(out) && s.skipReplies > 0:
@@ -920,12 +978,17 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 				out = 0
 			case rewrite == nil && structural(out) && !s.answered:
 				s.structural++
+			case out == 'A' || out == 'Z':
+				// A notification is not part of any answer; a
+				// ReadyForQuery ends one (session mode goes on with
+				// the next, which may be sent again).
 			default:
 				s.answered = true
 			}
 		}
 		s.mu.Unlock()
-		if release {
+		switch next {
+		case giveBack:
 			// The connection goes back before the client learns that the
 			// transaction is over, so that its next one finds it free;
 			// nothing of it is touched afterwards.
@@ -933,14 +996,33 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 			_ = w.SendFrame('Z', []byte{'I'}) // released only when idle
 			_ = w.Flush()
 			return
+		case readBack:
+			// Before the client may send its next statement (it waits
+			// for this ReadyForQuery; Handle waits for the pause).
+			s.readBack(sc, w)
+			err = w.SendFrame('Z', []byte{'I'})
+			s.mu.Lock()
+			if s.closing {
+				// Close's deadline may have been lifted by the read-back.
+				_ = sc.conn.SetReadDeadline(time.Now())
+			}
+			close(s.paused)
+			s.paused = nil
+			s.mu.Unlock()
+			if err != nil || w.Flush() != nil {
+				return
+			}
+			continue
 		}
 		switch {
 		case rewrite != nil:
 			err = w.Send(rewrite)
-		case out == 'E' && isFatal(body) && s.mayReplay():
+		case out == 'E' && isFatal(body) && (s.mayReplay() || s.pinnedIdle()):
 			// The server ends the connection (a shutdown) before any of
 			// the answer went out, under a transaction that only reads:
-			// the connection's end, which follows, sends it again.
+			// the connection's end, which follows, sends it again. Or
+			// nothing was asked (session mode, between statements): the
+			// next statement gets a new connection.
 		case out == 'E' && isFatal(body):
 			// The server ends this connection (a shutdown, a crash), not
 			// the client's session: the client gets an ERROR, and its
@@ -968,6 +1050,13 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 // the client has not ended with a Sync yet is skipped up to it. The
 // connection is closed and the pool reset: its neighbours are suspect.
 func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) *serverConn {
+	s.mu.Lock()
+	stateLost := s.pinned && sc.dirty
+	s.mu.Unlock()
+	if stateLost {
+		s.sessionLost(sc, w)
+		return nil
+	}
 	next, released := s.replay(sc, errorSent)
 	if next != nil {
 		return next
@@ -990,6 +1079,7 @@ func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent b
 	if skip {
 		s.localSkip.Store(true)
 	}
+	s.restore = s.pinned
 	s.mu.Unlock()
 	if !released {
 		s.cancelMu.Lock()
@@ -999,6 +1089,13 @@ func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent b
 		s.b.reset()
 	}
 	e := s.lostError()
+	s.mu.Lock()
+	if s.replayErr != nil {
+		copied := *s.replayErr // shared with the sessions that waited for the same retry
+		copied.Severity = pgcode.SeverityError
+		e, s.replayErr = &copied, nil
+	}
+	s.mu.Unlock()
 	for i := 0; i < waiting; i++ {
 		if i > 0 || !errorSent {
 			_ = w.Send(e.Response())
@@ -1035,7 +1132,7 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	s.queue, s.errSkip, s.unsynced, s.buf = s.queue[:0], false, false, nil
 	s.sc = nil
 	ch := make(chan struct{})
-	s.replaying = ch
+	s.paused = ch
 	s.mu.Unlock()
 
 	s.cancelMu.Lock()
@@ -1043,7 +1140,9 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	s.cancelMu.Unlock()
 	s.b.release(sc, false)
 	s.b.reset()
-	ctx, cancel := context.WithTimeout(context.Background(), s.b.opts.RetryTimeout)
+	// acquire gives up after retry_timeout itself, with the error that
+	// says why; this bound only keeps a wait for a free slot finite.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.b.opts.RetryTimeout+s.b.opts.PoolTimeout)
 	defer cancel()
 	next, err := s.b.acquire(ctx, s.startup)
 	released = true
@@ -1055,13 +1154,20 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	s.mu.Lock()
 	done := func() {
 		s.mu.Lock()
-		s.replaying = nil
+		s.paused = nil
 		close(ch)
 		s.mu.Unlock()
 	}
 	if err != nil || s.closing {
 		if err == nil {
 			s.b.release(next, false)
+		}
+		// No connection came: the client is told why (the server is
+		// unreachable past retry_timeout), rather than only that its
+		// connection was lost.
+		var pe *pgcode.Error
+		if errors.As(err, &pe) {
+			s.replayErr = pe
 		}
 		// Back to where the failure left things, for the errors; the
 		// dead connection was given back already.
@@ -1089,6 +1195,85 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	done()
 	return next, true
 }
+
+// sessionLost ends a session-mode session whose connection failed while
+// it held state the proxy cannot give a new connection: the client is
+// told with FATAL, as the server's own end would have told it.
+func (s *TxSession) sessionLost(sc *serverConn, w backends.FrameWriter) {
+	s.mu.Lock()
+	s.sc = nil
+	s.holding.Store(false)
+	s.queue = s.queue[:0]
+	s.mu.Unlock()
+	s.broken.Store(true)
+	s.cancelMu.Lock()
+	//lint:ignore SA2001 waits for a cancel in flight
+	s.cancelMu.Unlock()
+	s.b.release(sc, false)
+	s.b.reset()
+	e := s.lost()
+	e.Message = fmt.Sprintf("connection %q: the server connection was lost, and with it session state that cannot be restored on a new one "+
+		"(temporary tables, cursors WITH HOLD, SQL PREPARE, session advisory locks or SET SESSION AUTHORIZATION)", s.b.opts.Name)
+	_ = w.Send(e.Response())
+	_ = w.Flush()
+}
+
+// pinnedIdle reports a session-mode session with nothing outstanding on
+// its connection: the client is between statements.
+func (s *TxSession) pinnedIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pinned && len(s.queue) == 0 && !s.unsynced && !s.errSkip
+}
+
+// readBack reads the session's settings and LISTEN channels from sc
+// after statements that may have changed them (session mode), so that a
+// new connection can be given them if this one is lost. It runs on the
+// pump, before the ReadyForQuery that ends those statements. If it fails,
+// the session's state is unknown, and losing the connection ends it.
+func (s *TxSession) readBack(sc *serverConn, w backends.FrameWriter) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	fixed := map[string]string{}
+	var channels []string
+	err := sc.exchange(ctx, readBackSQL, func(typ byte, body []byte) {
+		switch typ {
+		case 'A':
+			_ = w.SendFrame(typ, body) // a notification arrives any time
+		case 'D':
+			var d pgproto3.DataRow
+			if d.Decode(body) != nil || len(d.Values) != 3 {
+				return
+			}
+			name := string(d.Values[1])
+			switch string(d.Values[0]) {
+			case "l":
+				channels = append(channels, name)
+			case "s":
+				if reportedName(sc.params, name) == "" {
+					fixed[name] = string(d.Values[2])
+				}
+			}
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		sc.dirty = true
+		return
+	}
+	s.fixed, s.channels = fixed, channels
+	s.version++
+	sc.applied = maps.Clone(fixed)
+	sc.synced, sc.syncVer = s, s.version
+	sc.settingsChanged, sc.listenChanged = false, false
+}
+
+// readBackSQL lists the session's settings as readSettingsSQL does
+// (kind 's') and the channels it listens to (kind 'l').
+const readBackSQL = "SELECT 's', name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' " +
+	"UNION ALL SELECT 's', 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none' " +
+	"UNION ALL SELECT 'l', c, '' FROM pg_catalog.pg_listening_channels() c"
 
 // lostError is the error a client gets for a request its failed server
 // connection could not answer.
@@ -1129,11 +1314,19 @@ func isFatal(body []byte) bool {
 	return e.Decode(body) == nil && (e.Severity == pgcode.SeverityFatal || e.Severity == "PANIC")
 }
 
+// afterAnswer is what the pump does once a message is answered.
+type afterAnswer uint8
+
+const (
+	goOn     afterAnswer = iota
+	giveBack             // the transaction is over: sc goes back to the pool
+	readBack             // session mode, between statements: read the session's state back
+)
+
 // answer matches one server message to the queue. It returns the type to
 // forward the message as (0: drop it), or a message to send instead, and
-// whether the transaction is over and sc must be given back. Called with
-// s.mu held.
-func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rewrite pgproto3.BackendMessage, release bool) {
+// what the pump does next. Called with s.mu held.
+func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rewrite pgproto3.BackendMessage, next afterAnswer) {
 	front := func(k ...replyKind) bool { return len(s.queue) > 0 && slices.Contains(k, s.queue[0].kind) }
 	pop := func() reply {
 		e := s.queue[0]
@@ -1144,7 +1337,7 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 	case '1': // ParseComplete
 		if front(rParse) {
 			if e := pop(); e.drop {
-				return 0, nil, false
+				return 0, nil, goOn
 			}
 		}
 	case '2':
@@ -1154,7 +1347,7 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 	case '3':
 		if front(rClose) {
 			if e := pop(); e.drop {
-				return 0, nil, false
+				return 0, nil, goOn
 			}
 		}
 	case 'T', 'n':
@@ -1207,24 +1400,35 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 		if len(s.queue) == 0 {
 			s.errSkip = true
 		}
-		return out, rewrite, false
+		return out, rewrite, goOn
 	case 'Z':
 		for len(s.queue) > 0 && s.queue[0].kind != rSync && s.queue[0].kind != rQuery {
 			s.undo(sc, pop(), false) // not answered: skipped
 		}
 		if len(s.queue) > 0 {
 			if e := pop(); e.drop {
-				return 0, nil, false
+				return 0, nil, goOn
 			}
 		}
 		s.inBlock = len(body) == 1 && body[0] != 'I'
 		if len(body) == 1 && body[0] == 'I' && len(s.queue) == 0 && !s.unsynced && !s.errSkip && !s.closing {
+			if s.pinned {
+				// Between statements: what follows may be sent again
+				// on a new connection from here.
+				s.sent, s.replayable, s.answered = s.sent[:0], true, false
+				s.structural, s.skipReplies = 0, 0
+				if sc.settingsChanged || sc.listenChanged {
+					s.paused = make(chan struct{})
+					return 0, nil, readBack
+				}
+				return 'Z', nil, goOn
+			}
 			s.sc = nil
 			s.holding.Store(false)
-			return 'Z', nil, true
+			return 'Z', nil, giveBack
 		}
 	}
-	return typ, nil, false
+	return typ, nil, goOn
 }
 
 // commandDone notes the statements whose effect on the session the server
@@ -1240,6 +1444,11 @@ func (s *TxSession) commandDone(sc *serverConn, body []byte) {
 		if tag == "DISCARD ALL" {
 			s.unnamed, sc.unnamed = nil, nil
 			sc.settingsChanged = true
+			if s.pinned {
+				// Everything the session held is gone from the server:
+				// nothing is left that a new connection would lack.
+				sc.dirty, sc.listenChanged = false, true
+			}
 		}
 	}
 }
@@ -1385,6 +1594,10 @@ func (s *TxSession) Cancel(ctx context.Context) error {
 // a transaction or with answers outstanding) is rolled back and cleaned,
 // or closed when its state is unknown.
 func (s *TxSession) Close() error {
+	if s.parked != nil {
+		s.b.release(s.parked, true) // taken at login, never used
+		s.parked = nil
+	}
 	s.mu.Lock()
 	s.closing = true
 	sc, done := s.sc, s.pumpDone
@@ -1404,6 +1617,7 @@ func (s *TxSession) Close() error {
 	// Reusable only when every answer was read: then the server is
 	// waiting for the next message, in or out of a transaction.
 	reusable := !s.broken.Load() && s.clean.Load() && len(s.queue) == 0
+	idle := !s.inBlock && !s.unsynced && !s.errSkip
 	s.mu.Unlock()
 	s.cancelMu.Unlock()
 	if reusable {
@@ -1413,8 +1627,12 @@ func (s *TxSession) Close() error {
 		// The client's transaction (or its unsynced batch) is abandoned:
 		// a Sync ends an extended batch (and the skipping after an error
 		// in one), then ROLLBACK ends a transaction block.
-		reusable = sc.resync(ctx) == nil && sc.roundTrip(ctx, "ROLLBACK") == nil
-		if reusable && (sc.dirty || sc.settingsChanged) {
+		if !idle {
+			reusable = sc.resync(ctx) == nil && sc.roundTrip(ctx, "ROLLBACK") == nil
+		}
+		// A session-mode client may have left anything (its statements
+		// under their own names among them): the next one starts clean.
+		if reusable && (sc.dirty || sc.settingsChanged || s.pinned) {
 			reusable = discard(sc)
 		}
 	}
