@@ -286,3 +286,186 @@ func TestSQLiteExclusiveLockByAnotherProcess(t *testing.T) {
 		t.Fatalf("kind %q, want wolf", got)
 	}
 }
+
+// newDatabase writes a WAL database at path holding pets with the given
+// names, made and closed by another process as a deploy would, so that it
+// has no -wal of its own when it is moved into place.
+func newDatabase(t *testing.T, path string, pets ...string) {
+	t.Helper()
+	other := startSQLiteProc(t, path)
+	other.run("PRAGMA journal_mode=WAL", "CREATE TABLE pets (name TEXT PRIMARY KEY, kind TEXT)")
+	for _, name := range pets {
+		other.run(fmt.Sprintf("INSERT INTO pets VALUES ('%s', 'new')", name))
+	}
+	other.quit()
+}
+
+func TestSQLiteFileReplaced(t *testing.T) {
+	p, path := faultsProxy(t)
+	ctx := ctxT(t)
+	idle := p.Connect(t, "faults")
+	inTx := p.Connect(t, "faults")
+	temp := p.Connect(t, "faults")
+	if got := names(t, idle); got != "rex" {
+		t.Fatalf("before: %q", got)
+	}
+	mustExec(t, temp, "CREATE TEMP TABLE scratch (x INTEGER)")
+	tx, err := inTx.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO pets VALUES ('old', 'lost')"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A deploy renames a new file over the old one.
+	fresh := filepath.Join(p.Dir, "fresh.db")
+	newDatabase(t, fresh, "ada", "bob")
+	if err := os.Rename(fresh, path); err != nil {
+		t.Fatal(err)
+	}
+
+	// An idle session reads the new file at once, with no error; so does
+	// a new one.
+	if got := names(t, idle); got != "ada,bob" {
+		t.Fatalf("idle session after the replace: %q, want ada,bob", got)
+	}
+	if got := names(t, p.Connect(t, "faults")); got != "ada,bob" {
+		t.Fatalf("new session after the replace: %q, want ada,bob", got)
+	}
+
+	// The open transaction was on the old file: its next statement fails
+	// instead of committing into a file no one reads, then the session
+	// goes on with the new file.
+	_, err = tx.Exec(ctx, "INSERT INTO pets VALUES ('old2', 'lost')")
+	pe := wantCode(t, err, "08006")
+	if !strings.Contains(pe.Message, "replaced") || !strings.Contains(pe.Message, "transaction") || pe.Hint == "" {
+		t.Errorf("message %q hint %q: want the replace and the lost transaction explained", pe.Message, pe.Hint)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	mustExec(t, inTx, "INSERT INTO pets VALUES ('cy', 'new')")
+	if got := names(t, inTx); got != "ada,bob,cy" {
+		t.Fatalf("after the lost transaction: %q, want ada,bob,cy", got)
+	}
+
+	// The session with a temporary table is told once that it is gone.
+	_, err = temp.Exec(ctx, "SELECT count(*) FROM scratch")
+	pe = wantCode(t, err, "08006")
+	if !strings.Contains(pe.Message, "temporary tables") {
+		t.Errorf("message %q: want the lost temporary tables named", pe.Message)
+	}
+	if got := names(t, temp); got != "ada,bob,cy" {
+		t.Fatalf("temp-table session after the error: %q", got)
+	}
+
+	// What went through the proxy is in the new file, whole, for any
+	// other reader.
+	other := startSQLiteProc(t, path)
+	if rows := other.run("SELECT group_concat(name) FROM (SELECT name FROM pets ORDER BY name)"); len(rows) != 1 || rows[0] != "ada,bob,cy" {
+		t.Fatalf("another process reads %v, want ada,bob,cy", rows)
+	}
+	if rows := other.run("PRAGMA integrity_check"); len(rows) != 1 || rows[0] != "ok" {
+		t.Fatalf("integrity_check: %v", rows)
+	}
+}
+
+func TestSQLiteFileReplacedTwiceUnderLoad(t *testing.T) {
+	p, path := faultsProxy(t)
+	ctx := ctxT(t)
+	conns := make([]*pgx.Conn, 4)
+	for i := range conns {
+		conns[i] = p.Connect(t, "faults")
+	}
+	for round, want := range []string{"a1,a2", "b1"} {
+		fresh := filepath.Join(p.Dir, fmt.Sprintf("fresh%d.db", round))
+		newDatabase(t, fresh, strings.Split(want, ",")...)
+		done := make(chan error, len(conns))
+		stop := make(chan struct{})
+		for i, c := range conns {
+			go func() {
+				// Writers that keep going while the file is replaced:
+				// each statement fails clearly or lands in a file.
+				for n := 0; ; n++ {
+					select {
+					case <-stop:
+						done <- nil
+						return
+					default:
+					}
+					_, err := c.Exec(ctx, "INSERT INTO pets VALUES ($1, 'load')", fmt.Sprintf("w%d-%d-%d", round, i, n))
+					if err != nil && !strings.Contains(err.Error(), "SQLSTATE 08006") && !strings.Contains(err.Error(), "SQLSTATE 55P03") {
+						done <- err
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(50 * time.Millisecond)
+		if err := os.Rename(fresh, path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(stop)
+		for range conns {
+			if err := <-done; err != nil {
+				t.Fatalf("round %d: a writer failed: %v", round, err)
+			}
+		}
+		for _, c := range conns {
+			mustExec(t, c, "DELETE FROM pets WHERE kind = 'load'")
+			if got := names(t, c); got != want {
+				t.Fatalf("round %d: %q, want %q", round, got, want)
+			}
+		}
+	}
+	other := startSQLiteProc(t, path)
+	if rows := other.run("PRAGMA integrity_check"); len(rows) != 1 || rows[0] != "ok" {
+		t.Fatalf("integrity_check: %v", rows)
+	}
+}
+
+func TestSQLiteFileRemoved(t *testing.T) {
+	p, path := faultsProxy(t)
+	ctx := ctxT(t)
+	c := p.Connect(t, "faults")
+	if got := names(t, c); got != "rex" {
+		t.Fatalf("before: %q", got)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SELECT name FROM pets", "INSERT INTO pets VALUES ('tom', 'cat')"} {
+		_, err := c.Exec(ctx, q)
+		pe := wantCode(t, err, "58P01")
+		if !strings.Contains(pe.Message, path) || !strings.Contains(pe.Message, "does not exist") || pe.Hint == "" {
+			t.Errorf("%s: message %q hint %q: want the missing file named, with a hint", q, pe.Message, pe.Hint)
+		}
+	}
+	// The proxy does not make an empty database in its place.
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the removed file is back after failed statements: %v", err)
+	}
+	// A transaction block fails like any other statement, and ends.
+	tx, err := c.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, "SELECT 1 FROM pets")
+		_ = tx.Rollback(ctx)
+	}
+	wantCode(t, err, "58P01")
+
+	// When a file is back at the path, the same session goes on with it.
+	fresh := filepath.Join(p.Dir, "fresh.db")
+	newDatabase(t, fresh, "ada")
+	if err := os.Rename(fresh, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, c); got != "ada" {
+		t.Fatalf("after the file came back: %q, want ada", got)
+	}
+	mustExec(t, c, "INSERT INTO pets VALUES ('tom', 'cat')")
+	if got := names(t, p.Connect(t, "faults")); got != "ada,tom" {
+		t.Fatalf("new session: %q, want ada,tom", got)
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 
@@ -54,10 +55,18 @@ type fileConnector struct {
 	create, reopen string
 	path           string
 
+	// switching is held by retire, so that one connection at a time moves
+	// the backend to a new file.
+	switching sync.Mutex
+
 	mu     sync.Mutex
 	conns  map[*fileConn]struct{}
 	opened bool        // a connection has opened the file once
 	file   os.FileInfo // the file last opened; nil when retire found none
+	// wal and shm are the file's -wal and -shm as first seen after an
+	// open: the ones retire may remove.
+	wal, shm os.FileInfo
+	walSeen  atomic.Bool // both are known
 }
 
 // stale reports whether connections may still hold a file other than cur,
@@ -108,6 +117,11 @@ func (fc *fileConnector) Driver() driver.Driver { return fc.drv }
 func (fc *fileConnector) open() (driver.Conn, os.FileInfo, error) {
 	for range 3 {
 		before, err := os.Stat(fc.path)
+		if err == nil && fc.stale(before) {
+			// Replaced since the caller looked: it must retire the old
+			// file first.
+			return nil, nil, errStale
+		}
 		dsn := fc.reopen
 		fc.mu.Lock()
 		first := !fc.opened
@@ -128,6 +142,7 @@ func (fc *fileConnector) open() (driver.Conn, os.FileInfo, error) {
 			fc.mu.Lock()
 			fc.opened, fc.file = true, after
 			fc.mu.Unlock()
+			fc.seeWAL()
 			return conn, after, nil
 		}
 		conn.Close()
@@ -135,6 +150,28 @@ func (fc *fileConnector) open() (driver.Conn, os.FileInfo, error) {
 	return nil, nil, pgcode.WithHint(pgcode.ObjectInUse,
 		fmt.Sprintf("the database file %q changed while it was being opened", fc.path),
 		"Another process is replacing the file; retry when it has finished.")
+}
+
+// errStale is open's answer when the file was replaced since the caller
+// looked: the caller retires the old file, then opens again.
+var errStale = errors.New("sqlite: the database file changed")
+
+// seeWAL records the file's -wal and -shm, once they exist, as the ones
+// retire may remove. A WAL database has them from its first read on, so
+// the cost is one flag test per statement after that.
+func (fc *fileConnector) seeWAL() {
+	if fc.walSeen.Load() {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.wal == nil {
+		fc.wal, _ = os.Stat(fc.path + "-wal")
+	}
+	if fc.shm == nil {
+		fc.shm, _ = os.Stat(fc.path + "-shm")
+	}
+	fc.walSeen.Store(fc.wal != nil && fc.shm != nil)
 }
 
 // missing is the error for a path that holds no file (err is os.Stat's).
@@ -151,6 +188,11 @@ func (fc *fileConnector) missing(err error) error {
 // file now at the path (nil: none). It locks one connection at a time and
 // waits for those running a statement to finish it.
 func (fc *fileConnector) retire(cur os.FileInfo) {
+	fc.switching.Lock()
+	defer fc.switching.Unlock()
+	if !fc.stale(cur) {
+		return // another connection has done it
+	}
 	fc.mu.Lock()
 	conns := make([]*fileConn, 0, len(fc.conns))
 	for c := range fc.conns {
@@ -164,10 +206,21 @@ func (fc *fileConnector) retire(cur os.FileInfo) {
 		}
 		c.mu.Unlock()
 	}
+	// SQLite leaves the -wal and -shm of a database file that was moved or
+	// removed where they are, and finds them by name: a connection to the
+	// new file would read the old file's pages from them. They are the old
+	// file's as long as they are the ones seen when it was opened.
 	fc.mu.Lock()
-	if fc.file != nil && (cur == nil || !os.SameFile(fc.file, cur)) {
-		fc.file = nil
+	for _, f := range []struct {
+		name string
+		seen os.FileInfo
+	}{{fc.path + "-wal", fc.wal}, {fc.path + "-shm", fc.shm}} {
+		if now, err := os.Stat(f.name); err == nil && f.seen != nil && os.SameFile(now, f.seen) {
+			_ = os.Remove(f.name)
+		}
 	}
+	fc.file, fc.wal, fc.shm = nil, nil, nil
+	fc.walSeen.Store(false)
 	fc.mu.Unlock()
 }
 
@@ -213,36 +266,45 @@ func (c *fileConn) use(ctx context.Context) error {
 	}
 	if c.inner != nil {
 		if cur != nil && os.SameFile(cur, c.file) {
+			c.fc.seeWAL()
 			return nil
 		}
 		c.drop(cur == nil)
 	}
-	if c.fc.stale(cur) {
-		// The file changed. Every connection lets go of the old one before
-		// this one opens the new (see the file comment); retire locks the
-		// connections one by one, this one too, so its lock is let go
-		// meanwhile.
-		c.mu.Unlock()
-		c.fc.retire(cur)
-		c.mu.Lock()
-		if c.closed {
-			return driver.ErrBadConn
+	for attempt := 0; ; attempt++ {
+		if c.fc.stale(cur) {
+			// The file changed. Every connection lets go of the old one
+			// before this one opens the new (see the file comment);
+			// retire locks the connections one by one, this one too, so
+			// its lock is let go meanwhile.
+			c.mu.Unlock()
+			c.fc.retire(cur)
+			c.mu.Lock()
+			if c.closed {
+				return driver.ErrBadConn
+			}
 		}
+		if c.lost != nil {
+			lost := c.lost
+			c.lost = nil
+			return lost
+		}
+		if cur == nil && !c.firstOpen() {
+			return c.fc.missing(err)
+		}
+		inner, file, oerr := c.fc.open()
+		if errors.Is(oerr, errStale) && attempt < 3 {
+			if cur, err = os.Stat(c.fc.path); err != nil {
+				cur = nil
+			}
+			continue
+		}
+		if oerr != nil {
+			return oerr
+		}
+		c.inner, c.file, c.gen, c.inTx, c.state = inner, file, c.gen+1, false, false
+		return nil
 	}
-	if c.lost != nil {
-		lost := c.lost
-		c.lost = nil
-		return lost
-	}
-	if cur == nil && !c.firstOpen() {
-		return c.fc.missing(err)
-	}
-	inner, file, err := c.fc.open()
-	if err != nil {
-		return err
-	}
-	c.inner, c.file, c.gen, c.inTx, c.state = inner, file, c.gen+1, false, false
-	return nil
 }
 
 // firstOpen reports whether no connection has opened the file yet: the
