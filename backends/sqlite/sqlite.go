@@ -6,7 +6,10 @@
 // such as temp tables and PRAGMAs, is per session, as a PostgreSQL session's
 // would be); the file runs in WAL mode so readers never wait for the writer,
 // and the bridge lets one writer at a time hold the write lock, which is what
-// keeps ordinary concurrent load free of "database is locked".
+// keeps ordinary concurrent load free of "database is locked". Another
+// process's lock fails a statement with 55P03 after busy_timeout, and a file
+// replaced or removed under the proxy is noticed before the next statement
+// (file.go).
 package sqlite
 
 import (
