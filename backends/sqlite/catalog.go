@@ -26,11 +26,14 @@ import (
 // driverName is modernc's driver with the catalog hook, registered once.
 const driverName = "xconnproxy-sqlite"
 
-func init() {
+// catalogDriver is that driver, for file connections (see file.go).
+var catalogDriver = func() *sqlite.Driver {
 	d := &sqlite.Driver{}
 	d.RegisterConnectionHook(attachCatalog)
-	sql.Register(driverName, d)
-}
+	return d
+}()
+
+func init() { sql.Register(driverName, catalogDriver) }
 
 // Namespace OIDs, as in PostgreSQL.
 const (

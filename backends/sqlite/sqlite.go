@@ -6,7 +6,10 @@
 // such as temp tables and PRAGMAs, is per session, as a PostgreSQL session's
 // would be); the file runs in WAL mode so readers never wait for the writer,
 // and the bridge lets one writer at a time hold the write lock, which is what
-// keeps ordinary concurrent load free of "database is locked".
+// keeps ordinary concurrent load free of "database is locked". Another
+// process's lock fails a statement with 55P03 after busy_timeout, and a file
+// replaced or removed under the proxy is noticed before the next statement
+// (file.go).
 package sqlite
 
 import (
@@ -43,6 +46,11 @@ type Config struct {
 	// Pragmas are extra PRAGMA statements run on every new connection, as
 	// "name(value)" (modernc's _pragma syntax), e.g. "cache_size(-20000)".
 	Pragmas []string
+
+	// mustExist opens the file without creating it (mode=rw): once the
+	// backend has opened its file, a missing file is an error, not a new
+	// empty database.
+	mustExist bool
 }
 
 // DefaultBusyTimeout is Config.BusyTimeout's default.
@@ -71,19 +79,33 @@ func (cfg Config) DSN() string {
 	}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	if cfg.ReadOnly {
+	switch {
+	case cfg.ReadOnly:
 		q.Set("mode", "ro")
+	case cfg.mustExist:
+		q.Set("mode", "rw")
 	}
 	return "file:" + (&url.URL{Path: cfg.Path}).EscapedPath() + "?" + q.Encode()
 }
 
 // Open opens the database and checks that it is usable.
 func Open(ctx context.Context, cfg Config) (*bridge.Backend, error) {
-	db, err := sql.Open(driverName, cfg.DSN())
-	if err != nil {
-		return nil, err
-	}
 	memory := cfg.Path == "" || cfg.Path == ":memory:"
+	var db *sql.DB
+	if memory {
+		var err error
+		if db, err = sql.Open(driverName, cfg.DSN()); err != nil {
+			return nil, err
+		}
+	} else {
+		// A file can be replaced under the proxy: see file.go.
+		db = sql.OpenDB(newFileConnector(catalogDriver, cfg))
+	}
+	busy := cfg.BusyTimeout
+	if busy <= 0 {
+		busy = DefaultBusyTimeout
+	}
+	d := Dialect{path: cfg.Path, busy: busy}
 	if memory {
 		// Keep one connection open for the backend's life, or the
 		// in-memory database vanishes between sessions.
@@ -93,13 +115,9 @@ func Open(ctx context.Context, cfg Config) (*bridge.Backend, error) {
 	db.SetMaxIdleConns(8)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, Dialect{}.Error(err)
+		return nil, d.Error(err)
 	}
-	busy := cfg.BusyTimeout
-	if busy <= 0 {
-		busy = DefaultBusyTimeout
-	}
-	return bridge.New(db, Dialect{}, bridge.Options{SerializeWrites: true, LockTimeout: busy}), nil
+	return bridge.New(db, d, bridge.Options{SerializeWrites: true, LockTimeout: busy}), nil
 }
 
 // OIDs the type inference compares with.
@@ -111,7 +129,10 @@ const (
 )
 
 // Dialect adapts the bridge to SQLite.
-type Dialect struct{}
+type Dialect struct {
+	path string        // the database file, named in lock errors ("" in memory)
+	busy time.Duration // busy_timeout, named in lock errors
+}
 
 var _ bridge.Dialect = Dialect{}
 
@@ -270,7 +291,7 @@ var alreadyExists = regexp.MustCompile(`^(table|index|view|trigger) \S+ already 
 
 // Error maps a modernc error to the nearest SQLSTATE, keeping SQLite's own
 // message.
-func (Dialect) Error(err error) *pgcode.Error {
+func (d Dialect) Error(err error) *pgcode.Error {
 	var pe *pgcode.Error
 	if errors.As(err, &pe) {
 		return pe
@@ -302,8 +323,7 @@ func (Dialect) Error(err error) *pgcode.Error {
 	case sqlite3.SQLITE_CONSTRAINT:
 		return pgcode.New(pgcode.IntegrityConstraintViolation, msg)
 	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return pgcode.WithHint(pgcode.LockNotAvailable, msg,
-			"Another process holds a lock on the database file; retry, or raise busy_timeout.")
+		return d.lockError(msg)
 	case sqlite3.SQLITE_INTERRUPT:
 		return pgcode.New(pgcode.QueryCanceled, "canceling statement due to user request")
 	case sqlite3.SQLITE_READONLY:
@@ -347,4 +367,21 @@ func message(s string) string {
 		s = s[i+2:]
 	}
 	return s
+}
+
+// lockError is the error for SQLITE_BUSY: another process (sqlite3, a
+// backup, a migration) held a lock on the file for longer than busy_timeout.
+// The session goes on; the statement can be run again.
+func (d Dialect) lockError(msg string) *pgcode.Error {
+	if d.path == "" {
+		return pgcode.WithHint(pgcode.LockNotAvailable, msg,
+			"Another connection holds a lock on the database; retry when it has finished.")
+	}
+	wait := d.busy
+	if wait <= 0 {
+		wait = DefaultBusyTimeout
+	}
+	return pgcode.WithHint(pgcode.LockNotAvailable,
+		fmt.Sprintf("%s: another process holds a lock on the database file %q", msg, d.path),
+		fmt.Sprintf("The statement waited %s (the connection's timeout) for it. Retry when the other process has finished its transaction, or raise timeout in the connection's URL.", wait))
 }

@@ -70,6 +70,7 @@ const (
 	DiskFull                        = "53100"
 	OutOfMemory                     = "53200"
 	IOError                         = "58030"
+	UndefinedFile                   = "58P01"
 	InternalError                   = "XX000"
 	DataCorrupted                   = "XX001"
 	ConfigFileError                 = "F0000"
