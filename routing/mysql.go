@@ -49,7 +49,8 @@ var mysqlKnown = []string{
 //	sql_mode, time_zone, init_command   session setup (see backends/mysql)
 //
 // Pool keys of the section: pool_size (default 20), pool_timeout (default
-// "30s"), pool_idle_timeout (default "10m"; "0" keeps idle connections).
+// "30s"), pool_idle_timeout (default "10m"; "0" keeps idle connections),
+// retry_timeout (default "30s").
 func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 	cfg := mysql.Config{
 		Name: c.Name, MariaDB: c.Dialect == secrets.MariaDB, Host: c.Host, Port: c.Port,
@@ -176,6 +177,12 @@ func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 				d = -1 // keep idle connections
 			}
 			cfg.IdleTimeout = d
+		case "retry_timeout":
+			d, err := units.Duration(v)
+			if err != nil || d == 0 {
+				return cfg, fmt.Errorf("retry_timeout = %v: want a positive duration such as \"30s\"", v)
+			}
+			cfg.RetryTimeout = d
 		}
 	}
 	return cfg, cfg.Validate()

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -28,6 +29,10 @@ type Options struct {
 	// TimeZone UTC. MySQL needs this: its DATETIME input refuses a zone
 	// suffix. False keeps the zone ("...Z"), which SQLite stores as text.
 	ZonelessTimestamps bool
+	// RetryTimeout is how long opening a server connection is retried,
+	// with backoff, while the data source cannot be reached (a restart,
+	// a network cut). Zero means one attempt (SQLite: a file).
+	RetryTimeout time.Duration
 }
 
 // startTime answers pg_postmaster_start_time().
@@ -42,6 +47,7 @@ type Backend struct {
 	dialect Dialect
 	lock    chan struct{} // nil unless SerializeWrites
 	opts    Options
+	retry   backends.Reconnector // opens connections while the server is down
 
 	mu      sync.Mutex
 	version string // the data source's version, once known
@@ -55,6 +61,7 @@ func New(db *sql.DB, d Dialect, opts Options) *Backend {
 		opts.LockTimeout = DefaultLockTimeout
 	}
 	b := &Backend{db: db, dialect: d, opts: opts}
+	b.retry.Timeout = opts.RetryTimeout
 	if opts.SerializeWrites {
 		b.lock = make(chan struct{}, 1)
 	}
@@ -125,13 +132,43 @@ func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.
 	if err != nil {
 		return nil, err
 	}
-	conn, err := b.db.Conn(ctx)
+	conn, err := b.connect(ctx, p.Database)
 	if err != nil {
-		e := b.dialect.Error(err)
-		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
-			Message: fmt.Sprintf("could not open %s for database %q: %s", b.dialect.Name(), p.Database, e.Message)}
+		return nil, err
 	}
 	return newSession(b, conn, p, set, b.sourceVersion(ctx, conn)), nil
+}
+
+// Unreachable reports whether the data source is known to be down: the
+// last attempt to open a connection to it failed.
+func (b *Backend) Unreachable() bool { return b.retry.Down() }
+
+// connect takes a connection from the pool, opening one if none is idle.
+// While the data source cannot be reached, opening is retried with backoff
+// up to RetryTimeout, one session at a time (the others wait for it).
+func (b *Backend) connect(ctx context.Context, database string) (*sql.Conn, error) {
+	var conn *sql.Conn
+	_, err := b.retry.Do(ctx, func(ctx context.Context) (err error) {
+		conn, err = b.db.Conn(ctx)
+		return err
+	}, func(err error) bool {
+		return ctx.Err() == nil && b.dialect.Error(err).Code == pgcode.ConnectionFailure
+	}, func(last error) error {
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("could not open %s for database %q: the server was unreachable for %s; last error: %s",
+				b.dialect.Name(), database, b.opts.RetryTimeout, b.dialect.Error(last).Message),
+			Hint: "Check that the server is up and reachable; retry_timeout sets how long xconnproxy keeps trying."}
+	})
+	var pe *pgcode.Error
+	switch {
+	case err == nil:
+		return conn, nil
+	case errors.As(err, &pe):
+		return nil, pe
+	}
+	e := b.dialect.Error(err)
+	return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+		Message: fmt.Sprintf("could not open %s for database %q: %s", b.dialect.Name(), database, e.Message), Hint: e.Hint}
 }
 
 // sourceVersion asks the data source for its version once.

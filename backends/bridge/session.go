@@ -98,11 +98,15 @@ type Session struct {
 	// locks). Losing that connection then ends the session: going on
 	// without that state could read the wrong tables.
 	serverState bool
-	p           backends.SessionParams
-	version     string
-	set         *settings
-	enc         encoder
-	m           *pgtype.Map
+	// connGone: the connection was lost and no new one could be opened
+	// (the server was unreachable past RetryTimeout). The next statement
+	// tries again.
+	connGone bool
+	p        backends.SessionParams
+	version  string
+	set      *settings
+	enc      encoder
+	m        *pgtype.Map
 
 	tx         byte // 'I', 'T' or 'E'
 	implicit   bool // the open transaction is implicit (multi-statement Query or extended batch)
@@ -227,34 +231,138 @@ func (s *Session) discardable() bool {
 	return ok
 }
 
-// renewConnTimeout bounds the wait for a fresh connection in renewConn.
+// renewConnTimeout bounds the wait for a free slot of the pool in
+// renewConn (opening a connection has its own bound, RetryTimeout).
 const renewConnTimeout = 30 * time.Second
 
 // renewConn replaces the session's connection with a fresh one from the
-// pool, for DISCARD ALL, when the driver's connection can be discarded
-// (it has a Discard(reason string) method: MySQL's, whose temporary
-// tables, user variables and other session state only a new connection
-// drops). Other data sources keep their connection.
-func (s *Session) renewConn(ctx context.Context) error {
-	if !s.discardable() {
+// pool, for DISCARD ALL or because it was lost, when the driver's
+// connection can be discarded (it has a Discard(reason string) method:
+// MySQL's, whose temporary tables, user variables and other session state
+// only a new connection drops). Other data sources keep their connection.
+// The new connection has none of the old one's server state.
+func (s *Session) renewConn(ctx context.Context, why string) error {
+	if !s.dropConn(why) {
 		return nil
 	}
-	_ = s.conn.Raw(func(dc any) error {
-		dc.(discarder).Discard("DISCARD ALL")
-		return nil
-	})
-	s.cache.close()
-	_ = s.conn.Close()
-	octx, cancel := context.WithTimeout(ctx, renewConnTimeout)
+	octx, cancel := context.WithTimeout(ctx, renewConnTimeout+s.b.opts.RetryTimeout)
 	defer cancel()
-	conn, err := s.b.db.Conn(octx)
+	conn, err := s.b.connect(octx, s.p.Database)
 	if err != nil {
-		e := s.d.Error(err)
-		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
-			Message: fmt.Sprintf("DISCARD ALL: could not open a new %s connection: %s", s.d.Name(), e.Message)}
+		// The session goes on without a connection; its next statement
+		// tries again (the closed one answers anything else with an
+		// error).
+		var pe *pgcode.Error
+		if errors.As(err, &pe) {
+			e := *pe
+			e.Severity = pgcode.SeverityError
+			return &e
+		}
+		return err
 	}
 	s.conn, s.cache = conn, newStmtCache(conn)
+	s.serverState, s.connGone = false, false
 	return nil
+}
+
+// dropConn closes the session's connection, for good, when the driver's
+// connection can be discarded; the session has none until renewConn. It
+// reports false when the connection cannot be discarded (and stays).
+func (s *Session) dropConn(why string) bool {
+	if !s.discardable() && !s.connGone {
+		return false
+	}
+	if !s.connGone {
+		_ = s.conn.Raw(func(dc any) error {
+			dc.(discarder).Discard(why)
+			return nil
+		})
+		s.cache.close()
+		_ = s.conn.Close()
+		s.connGone = true
+	}
+	return true
+}
+
+// An aliveChecker is a driver connection that can tell, without waiting,
+// whether its server is still there (MySQL's: an idle server sends
+// nothing, so an end of file or a reset waiting to be read means it is
+// gone).
+type aliveChecker interface {
+	Alive(ctx context.Context) bool
+}
+
+// onLiveConn runs fn, which sends a statement to the data source, on a
+// server connection that is there. Outside a transaction, with no result
+// open, a connection found dead before fn (lost while the session was idle:
+// nothing of the statement reached it) is replaced first. And if the
+// connection is lost under fn when replay says fn may run again (nothing of
+// its answer went out, and it only reads), fn runs again on a new
+// connection. A session that left state on the lost connection (variables,
+// temporary tables, USE, locks) cannot go on without it: it ends, FATAL.
+func (s *Session) onLiveConn(ctx context.Context, replay bool, fn func() error) error {
+	if !s.renewable || s.tx != 'I' || s.open || s.resultOpen() {
+		return fn()
+	}
+	alive := !s.connGone
+	if alive {
+		_ = s.conn.Raw(func(dc any) error {
+			if a, ok := dc.(aliveChecker); ok {
+				alive = a.Alive(ctx)
+			}
+			return nil
+		})
+	}
+	if !alive {
+		if err := s.replaceLost(ctx); err != nil {
+			return err
+		}
+	}
+	err := fn()
+	for tries := 0; err != nil && replay && tries < 3 && s.mapError(ctx, err).Code == pgcode.ConnectionFailure; tries++ {
+		if rerr := s.replaceLost(ctx); rerr != nil {
+			return rerr
+		}
+		err = fn()
+	}
+	return err
+}
+
+// replaceLost gives the session a new server connection for one that was
+// lost, unless the session's server state went with it.
+func (s *Session) replaceLost(ctx context.Context) error {
+	if s.serverState {
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
+			Message: fmt.Sprintf("the %s server connection was lost, and with it state this session left on it "+
+				"(user variables, temporary tables, USE, locks or server settings)", s.d.Name()),
+			Hint: "Reconnect."}
+	}
+	return s.renewConn(context.WithoutCancel(ctx), "lost")
+}
+
+// resultOpen reports a portal whose rows are still being read from the
+// data source.
+func (s *Session) resultOpen() bool {
+	for _, p := range s.portals {
+		if p.src != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// A Replayer is a Dialect that tells which statements may run a second
+// time on a new connection, after the first one was lost before any of
+// its answer went out, without anyone telling: reads that call nothing
+// with a side effect.
+type Replayer interface {
+	Replayable(query string) bool
+}
+
+// replayable reports whether st may be sent again on a new connection.
+func (s *Session) replayable(st *stmt) bool {
+	r, ok := s.d.(Replayer)
+	return ok && r.Replayable(st.query)
 }
 
 func (s *Session) unlock() {
@@ -326,9 +434,10 @@ func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extend
 	if pe.Fatal() && pe.Code == pgcode.ConnectionFailure && s.renewable && !s.serverState {
 		// The server connection died (a restart, a KILL, wait_timeout):
 		// the session is not the connection. It gets a new one, and the
-		// client an ERROR; a transaction that was open is gone, so the
-		// block fails as after any error.
-		if rerr := s.renewConn(context.WithoutCancel(ctx)); rerr == nil {
+		// client an ERROR at once; its next statement gets a new
+		// connection. A transaction that was open is gone, so the block
+		// fails as after any error.
+		if s.dropConn("lost") {
 			e := *pe
 			e.Severity = pgcode.SeverityError
 			e.Message += "; the statement may or may not have run"
@@ -541,7 +650,7 @@ func (s *Session) simpleQuery(ctx context.Context, text string, w backends.Write
 		}
 		if s.tx == 'I' && multi && st.kind != kindTx {
 			// Several statements in one Query run in one implicit transaction.
-			if err := s.beginImplicit(ctx, writes); err != nil {
+			if err := s.onLiveConn(ctx, false, func() error { return s.beginImplicit(ctx, writes) }); err != nil {
 				if err := s.fail(ctx, err, w, false); err != nil {
 					return err
 				}
@@ -650,7 +759,13 @@ func (s *Session) describe(ctx context.Context, m *pgproto3.Describe, w backends
 		if err := w.Send(&pgproto3.ParameterDescription{ParameterOIDs: st.paramOIDs}); err != nil {
 			return err
 		}
-		cols, err := s.statementColumns(ctx, st)
+		var cols []outCol
+		// Describing runs nothing but a read (a trial row) on the server.
+		replay := st.kind != kindQuery || !st.info.ReadOnly || s.replayable(st)
+		err := s.onLiveConn(ctx, replay, func() (err error) {
+			cols, err = s.statementColumns(ctx, st)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -660,7 +775,7 @@ func (s *Session) describe(ctx context.Context, m *pgproto3.Describe, w backends
 	if !ok {
 		return pgcode.New(pgcode.InvalidCursorName, fmt.Sprintf("portal %q does not exist", m.Name))
 	}
-	if err := s.resolvePortal(ctx, p); err != nil {
+	if err := s.resolveLive(ctx, p); err != nil {
 		return err
 	}
 	return s.sendRowDescription(p.cols, w)
@@ -923,7 +1038,11 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 	case kindEmpty:
 		return w.Send(&pgproto3.EmptyQueryResponse{})
 	case kindTx:
-		tag, err := s.txControl(ctx, st, w)
+		var tag string
+		err := s.onLiveConn(ctx, false, func() (err error) {
+			tag, err = s.txControl(ctx, st, w)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -962,19 +1081,19 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 			s.closePortal(name)
 		}
 		clear(s.stmts)
-		if err := s.renewConn(ctx); err != nil {
+		if err := s.renewConn(ctx, "DISCARD ALL"); err != nil {
 			return err
 		}
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte("DISCARD ALL")})
 	case kindExec:
-		return s.exec(ctx, p, w)
+		return s.onLiveConn(ctx, false, func() error { return s.exec(ctx, p, w) })
 	}
 	// Row-returning statements.
 	if p.done {
 		return w.Send(&pgproto3.CommandComplete{CommandTag: []byte(rowTag(st.info, 0))})
 	}
 	if simple && !p.resolved {
-		if err := s.resolvePortal(ctx, p); err != nil {
+		if err := s.resolveLive(ctx, p); err != nil {
 			return err
 		}
 		if len(p.cols) > 0 {
@@ -982,10 +1101,20 @@ func (s *Session) run(ctx context.Context, p *portal, maxRows int64, simple bool
 				return err
 			}
 		}
-	} else if err := s.resolvePortal(ctx, p); err != nil {
+	} else if err := s.resolveLive(ctx, p); err != nil {
 		return err
 	}
 	return s.stream(ctx, p, maxRows, w)
+}
+
+// resolveLive resolves a portal on a live server connection: nothing of
+// its answer has gone out yet, so a read is sent again if the connection
+// is lost under it.
+func (s *Session) resolveLive(ctx context.Context, p *portal) error {
+	if p.resolved {
+		return nil
+	}
+	return s.onLiveConn(ctx, s.replayable(p.st), func() error { return s.resolvePortal(ctx, p) })
 }
 
 // resolvePortal opens the portal's row source, if it has rows, and fixes its

@@ -70,6 +70,10 @@ type Config struct {
 	// IdleTimeout closes server connections idle longer than this. Zero
 	// means 10 minutes; negative keeps them.
 	IdleTimeout time.Duration
+	// RetryTimeout is how long opening a server connection is retried,
+	// with backoff, while the server cannot be reached. Zero means 30
+	// seconds.
+	RetryTimeout time.Duration
 }
 
 // TLSMode is how a server connection uses TLS, named after MySQL's own
@@ -115,6 +119,7 @@ const (
 	DefaultPoolSize       = 20
 	DefaultPoolTimeout    = 30 * time.Second
 	DefaultIdleTimeout    = 10 * time.Minute
+	DefaultRetryTimeout   = 30 * time.Second
 )
 
 // ParseTLSMode reads a TLS mode as MySQL's --ssl-mode writes it, in any
@@ -180,6 +185,13 @@ func (cfg *Config) poolTimeout() time.Duration {
 		return DefaultPoolTimeout
 	}
 	return cfg.PoolTimeout
+}
+
+func (cfg *Config) retryTimeout() time.Duration {
+	if cfg.RetryTimeout == 0 {
+		return DefaultRetryTimeout
+	}
+	return cfg.RetryTimeout
 }
 
 func (cfg *Config) idleTimeout() time.Duration {

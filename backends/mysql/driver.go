@@ -410,6 +410,17 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
+// Alive reports whether the server is still there, without waiting: the
+// driver's own liveness check (an idle server sends nothing, so an end of
+// file or a reset waiting to be read means the connection is gone). A
+// connection whose result is still being read is alive.
+func (cn *conn) Alive(ctx context.Context) bool {
+	if cn.open != nil {
+		return true
+	}
+	return cn.inner.(driver.SessionResetter).ResetSession(ctx) == nil
+}
+
 // Discard marks the connection as changed, so that it is closed instead of
 // going back to the pool: the bridge's DISCARD ALL then takes a fresh one,
 // which drops temporary tables, user variables and every other session

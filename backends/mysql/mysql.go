@@ -47,15 +47,20 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, d.Error(err)
 	}
-	return &Backend{Backend: bridge.New(db, d, bridge.Options{ZonelessTimestamps: true}), cfg: cfg}, nil
+	opts := bridge.Options{ZonelessTimestamps: true, RetryTimeout: cfg.retryTimeout()}
+	return &Backend{Backend: bridge.New(db, d, opts), cfg: cfg}, nil
 }
 
 // Open starts a client session on a pooled connection, waiting at most
-// PoolTimeout for one to be free.
+// PoolTimeout for one to be free, or for the server to come back while it
+// cannot be reached (at most RetryTimeout).
 func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.Session, error) {
 	octx, cancel := context.WithTimeout(ctx, b.cfg.poolTimeout())
 	defer cancel()
 	s, err := b.Backend.Open(octx, p)
+	if err != nil && b.Backend.Unreachable() {
+		return nil, err // the server is down, not the pool full
+	}
 	if err != nil && ctx.Err() == nil && errors.Is(octx.Err(), context.DeadlineExceeded) {
 		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.TooManyConnections,
 			Message: fmt.Sprintf("no server connection for %q became free within %s: all %d are in use",
@@ -76,6 +81,7 @@ var (
 	_ bridge.TxStarter         = (*Dialect)(nil)
 	_ bridge.ImplicitCommitter = (*Dialect)(nil)
 	_ bridge.StatementChecker  = (*Dialect)(nil)
+	_ bridge.Replayer          = (*Dialect)(nil)
 	_ bridge.IdentQuoter       = (*Dialect)(nil)
 	_ bridge.FailedCommitter   = (*Dialect)(nil)
 	_ bridge.Normalizer        = (*Dialect)(nil)
@@ -361,4 +367,14 @@ func (c *connector) product() string {
 // QuoteIdent quotes a name with backticks, doubling those inside.
 func (d *Dialect) QuoteIdent(name string) string {
 	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+}
+
+// Replayable reports a statement that may run again on a new connection
+// after the first was lost under it: a read, by its text, that locks
+// nothing and calls nothing with a side effect (GET_LOCK, SLEEP, RAND,
+// LAST_INSERT_ID, functions the classifier does not know, ...). The
+// cache's rule is used: a result that may be served twice may be computed
+// twice.
+func (d *Dialect) Replayable(query string) bool {
+	return sqltext.Cacheability(query, sqltext.MySQL).Cacheable
 }

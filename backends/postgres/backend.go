@@ -77,12 +77,6 @@ const (
 	DefaultMaxLifetime  = time.Hour
 )
 
-// Backoff between attempts to open a server connection.
-const (
-	retryFirst = 50 * time.Millisecond
-	retryMax   = 2 * time.Second
-)
-
 // Backend serves sessions from a pool of PostgreSQL server connections, in
 // session mode: a client keeps one server connection for its whole session,
 // and the connection is cleaned (ROLLBACK if needed, DISCARD ALL) before
@@ -101,16 +95,9 @@ type Backend struct {
 	// gen counts resets: a connection opened before the last one is
 	// closed instead of reused (a restart took the others with it).
 	gen atomic.Uint64
-	// dialMu is held by the one session that retries opening a
-	// connection while the server is unreachable; the others wait for
-	// it instead of storming the server.
-	dialMu sync.Mutex
-	down   atomic.Bool
-	// gaveUp is when the last retrying session gave up, and its error:
-	// the sessions that waited for it share the outcome instead of
-	// retrying for retry_timeout each, one after the other. Under dialMu.
-	gaveUp    time.Time
-	gaveUpErr error
+	// retry opens connections while the server is down: one session
+	// retries, the others wait for it.
+	retry backends.Reconnector
 
 	loginMu  sync.Mutex
 	logins   map[string]*login // transaction mode: what a set of startup parameters gives
@@ -138,6 +125,7 @@ func New(cfg *pgconn.Config, opts Options) *Backend {
 		opts.MaxLifetime = DefaultMaxLifetime
 	}
 	b := &Backend{cfg: cfg, opts: opts, slots: make(chan struct{}, opts.PoolSize), stop: make(chan struct{})}
+	b.retry.Timeout = opts.RetryTimeout
 	if opts.IdleTimeout > 0 {
 		go b.reap(opts.IdleTimeout)
 	}
@@ -350,56 +338,24 @@ func (b *Backend) reset() {
 // cannot be reached or is starting up, until RetryTimeout. While the
 // server is down, one caller retries and the others wait for it.
 func (b *Backend) dialRetry(ctx context.Context, st startup) (*serverConn, error) {
-	if !b.down.Load() {
-		sc, err := b.dial(ctx, st)
-		if err == nil || !retryable(err) {
-			return sc, err
+	var sc *serverConn
+	recovered, err := b.retry.Do(ctx, func(ctx context.Context) (err error) {
+		sc, err = b.dial(ctx, st)
+		return err
+	}, retryable, func(last error) error {
+		var pe *pgcode.Error
+		msg := fmt.Sprint(last)
+		if errors.As(last, &pe) {
+			msg = pe.Message
 		}
-		b.down.Store(true)
+		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
+			Message: fmt.Sprintf("connection %q: the server was unreachable for %s; last error: %s", b.opts.Name, b.opts.RetryTimeout, msg),
+			Hint:    "Check that the server is up and reachable; retry_timeout sets how long xconnproxy keeps trying."}
+	})
+	if recovered {
+		b.reset() // whatever was idle predates the outage
 	}
-	waitFrom := time.Now()
-	b.dialMu.Lock()
-	defer b.dialMu.Unlock()
-	if b.gaveUp.After(waitFrom) {
-		return nil, b.gaveUpErr // retried for this caller already
-	}
-	deadline := time.Now().Add(b.opts.RetryTimeout)
-	wait := retryFirst
-	var last error
-	for {
-		sc, err := b.dial(ctx, st)
-		if err == nil {
-			if b.down.Swap(false) {
-				b.reset() // whatever was idle predates the outage
-			}
-			return sc, nil
-		}
-		if !retryable(err) {
-			return nil, err
-		}
-		last = err
-		if time.Now().Add(wait).After(deadline) {
-			break
-		}
-		// Jitter: 80% to 120% of the step.
-		d := wait*4/5 + time.Duration(rand.Int64N(int64(wait*2/5)+1))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-		wait = min(2*wait, retryMax)
-	}
-	var pe *pgcode.Error
-	msg := fmt.Sprint(last)
-	if errors.As(last, &pe) {
-		msg = pe.Message
-	}
-	b.gaveUp = time.Now()
-	b.gaveUpErr = &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.SQLClientUnableToEstablishConn,
-		Message: fmt.Sprintf("connection %q: the server was unreachable for %s; last error: %s", b.opts.Name, b.opts.RetryTimeout, msg),
-		Hint:    "Check that the server is up and reachable; retry_timeout sets how long xconnproxy keeps trying."}
-	return nil, b.gaveUpErr
+	return sc, err
 }
 
 // retryable reports a failure to open a connection that may pass: the

@@ -1,0 +1,155 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Faults between the proxy and MariaDB, through the same TCP relay as
+// PostgreSQL's (faults_test.go).
+
+// relayedMySQL is a MariaDB section that reaches the server through r.
+func relayedMySQL(t *testing.T, r *relay, extra string) string {
+	cfg := directMySQLConfig(t)
+	u := url.URL{Scheme: "mysql", Host: r.Addr(), Path: "/" + cfg.DBName}
+	if cfg.Passwd != "" {
+		u.User = url.UserPassword(cfg.User, cfg.Passwd)
+	} else {
+		u.User = url.User(cfg.User)
+	}
+	return fmt.Sprintf("[connections.my]\nurl = %q\n%s\n", u.String(), extra)
+}
+
+// startMySQLRelay is a relay to the test server, which must be on TCP.
+func startMySQLRelay(t *testing.T) *relay {
+	directMySQL(t)
+	cfg := directMySQLConfig(t)
+	if cfg.Net != "tcp" {
+		t.Skipf("the test server is reached over %s; the relay needs TCP", cfg.Net)
+	}
+	return startRelay(t, cfg.Addr)
+}
+
+// mysqlRead is the readers' statement on MariaDB.
+const mysqlRead = "SELECT CAST($1 AS SIGNED) + COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'xcp_none'"
+
+// Sixteen clients reading MariaDB in a loop while every server connection
+// is cut again and again, then while the server refuses connections for
+// five seconds: an idle session's dead connection is found before a
+// statement is sent on it and replaced, a read whose connection is lost
+// under it runs again, and no client sees an error.
+func TestMySQLReadsSurviveCutsAndRefusals(t *testing.T) {
+	r := startMySQLRelay(t)
+	p := startProxy(t, relayedMySQL(t, r, "pool_size = 32"), proxyOptions{quiet: true})
+	conns := make([]*pgx.Conn, 16)
+	for i := range conns {
+		conns[i] = p.Connect(t, "my")
+	}
+	survive(t, r, conns, mysqlRead)
+}
+
+// Past retry_timeout every MariaDB client gets a clear error naming the
+// cause, and its session recovers when the server is back.
+func TestMySQLRetryTimeout(t *testing.T) {
+	r := startMySQLRelay(t)
+	p := startProxy(t, relayedMySQL(t, r, "retry_timeout = \"500ms\"\npool_size = 32"), proxyOptions{quiet: true})
+	conns := make([]*pgx.Conn, 16)
+	for i := range conns {
+		conns[i] = p.Connect(t, "my")
+		mustExec(t, conns[i], "SELECT 1")
+	}
+	r.refusing.Store(true)
+	r.cut()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			_, err := c.Exec(ctxT(t), "SELECT 1")
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "08001" || pe.Severity != "ERROR" || !strings.Contains(pe.Message, "unreachable") {
+				t.Errorf("client %d past retry_timeout: %v", i, err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("client %d waited %v", i, d)
+			}
+		}()
+	}
+	wg.Wait()
+	r.refusing.Store(false)
+	for _, c := range conns {
+		mustExec(t, c, "SELECT 1")
+	}
+}
+
+// A cut inside a MariaDB transaction: the client gets 08006 as an ERROR,
+// nothing of the transaction is committed, and the session's next
+// transaction runs and commits on a new connection.
+func TestMySQLCutInsideTransaction(t *testing.T) {
+	r := startMySQLRelay(t)
+	p := startProxy(t, relayedMySQL(t, r, ""), proxyOptions{quiet: true})
+	admin := directMySQL(t)
+	table := "xcp_cut_" + randHex()
+	if _, err := admin.Exec("CREATE TABLE " + table + " (id INT)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP TABLE " + table) })
+	count := func() int {
+		var n int
+		if err := admin.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	c := p.Connect(t, "my")
+	tx, err := c.Begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	r.cut()
+	time.Sleep(100 * time.Millisecond)
+	_, err = tx.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (2)")
+	if pe := wantCode(t, err, "08006"); pe.Severity != "ERROR" {
+		t.Fatalf("severity %s", pe.Severity)
+	}
+	_ = tx.Rollback(ctxT(t))
+	if n := count(); n != 0 {
+		t.Fatalf("%d rows committed by the lost transaction", n)
+	}
+
+	tx, err = c.Begin(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctxT(t), "INSERT INTO "+table+" VALUES (3)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows after the next transaction", n)
+	}
+
+	// A write while the session is idle is not lost either: the dead
+	// connection is found before the statement is sent.
+	r.cut()
+	time.Sleep(100 * time.Millisecond)
+	mustExec(t, c, "INSERT INTO "+table+" VALUES (4)")
+	if n := count(); n != 2 {
+		t.Fatalf("%d rows after a write following a cut", n)
+	}
+}
