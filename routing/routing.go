@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -56,6 +57,10 @@ type Options struct {
 	BackendTTL time.Duration
 	// Now is the clock for BackendTTL and recency; nil means time.Now.
 	Now func() time.Time
+	// RetryTimeout is the default ([xconnproxy] retry_timeout) of the
+	// retry_timeout of server-backed sections (PostgreSQL, MySQL) that do
+	// not set their own. Zero: the backends' own default.
+	RetryTimeout time.Duration
 }
 
 // Registry resolves names and holds the open backends. It is safe for
@@ -417,6 +422,15 @@ func (r *Registry) open(ctx context.Context, c *secrets.Connection) (backends.Ba
 		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.FeatureNotSupported,
 			Message: fmt.Sprintf("connection %q uses dialect %s, which this build of xconnproxy cannot serve yet", c.Name, c.Dialect),
 			Hint:    "Supported dialects: " + strings.Join(supported, ", ") + "."}
+	}
+	if _, set := c.Options["retry_timeout"]; !set && r.opts.RetryTimeout > 0 && c.Dialect != "sqlite" {
+		cc := *c
+		cc.Options = maps.Clone(c.Options)
+		if cc.Options == nil {
+			cc.Options = map[string]any{}
+		}
+		cc.Options["retry_timeout"] = r.opts.RetryTimeout.String()
+		c = &cc
 	}
 	b, err := open(ctx, c)
 	if err != nil {

@@ -329,3 +329,36 @@ func TestMaxBackendsAndTTL(t *testing.T) {
 		t.Fatal("the old b stayed open after its last session")
 	}
 }
+
+// [xconnproxy] retry_timeout is the default of the server-backed sections
+// that do not set their own; a section's own value wins.
+func TestDefaultRetryTimeout(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secrets.toml")
+	body := "[connections.dflt]\nurl = \"postgresql://u@db.invalid/x\"\n" +
+		"[connections.own]\nurl = \"postgresql://u@db.invalid/x\"\nretry_timeout = \"5s\"\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := secrets.Load(secrets.LoadOptions{Files: []string{file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]any{}
+	r := New(cfg, Options{RetryTimeout: 90 * time.Second,
+		Openers: map[string]Opener{"postgresql": func(_ context.Context, c *secrets.Connection) (backends.Backend, error) {
+			seen[c.Name] = c.Options["retry_timeout"]
+			return &countedBackend{name: c.Name}, nil
+		}}})
+	defer r.Close()
+	for _, name := range []string{"dflt", "own"} {
+		if _, _, err := r.Route(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seen["dflt"] != "1m30s" || seen["own"] != "5s" {
+		t.Fatalf("retry_timeout seen by the openers: %v", seen)
+	}
+	if _, ok := cfg.Connections["dflt"].Options["retry_timeout"]; ok {
+		t.Fatal("the default was written into the loaded configuration")
+	}
+}

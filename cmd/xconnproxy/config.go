@@ -35,6 +35,7 @@ type settings struct {
 	StaleIfError    time.Duration // stale_if_error: default for every connection; default 0
 	MaxBackends     int           // max_backends: most backends open; default 0 (no limit)
 	ConnectionTTL   time.Duration // connection_ttl: a backend is rebuilt after this age; default 0 (never)
+	RetryTimeout    time.Duration // retry_timeout: default for every server connection section; default 0 (the backends' 30s)
 }
 
 // DefaultListen is what `psql -h localhost` expects.
@@ -134,7 +135,7 @@ func resolve(fv *flagValues, e env, cfg *secrets.Config) (settings, error) {
 			return s, fmt.Errorf("%s: %s: %w", where, key, err)
 		}
 	}
-	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size", "cache_size", "cache_ttl", "stale_if_error", "max_backends", "connection_ttl"} {
+	for _, key := range []string{"listen", "log_level", "startup_timeout", "shutdown_timeout", "max_message_size", "cache_size", "cache_ttl", "stale_if_error", "max_backends", "connection_ttl", "retry_timeout"} {
 		name := "XCONNPROXY_" + strings.ToUpper(key)
 		if v, ok := e.lookup(name); ok && v != "" {
 			if err := s.apply(key, v); err != nil {
@@ -231,10 +232,16 @@ func (s *settings) apply(key string, v any) error {
 			return err
 		}
 		s.ConnectionTTL = d
+	case "retry_timeout":
+		d, err := units.Duration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as \"30s\"")
+		}
+		s.RetryTimeout = d
 	case "routes":
 		// [xconnproxy.routes] is read by the secrets loader.
 	default:
-		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, cache_size, cache_ttl, stale_if_error, max_backends, connection_ttl, routes)")
+		return fmt.Errorf("unknown setting (known: listen, log_level, startup_timeout, shutdown_timeout, max_message_size, cache_size, cache_ttl, stale_if_error, max_backends, connection_ttl, retry_timeout, routes)")
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, e env) int {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: st.LogLevel}))
 	reg := routing.New(cfg, routing.Options{LookupEnv: e.lookup, Logger: logger,
 		CacheTTL: st.CacheTTL, StaleIfError: st.StaleIfError,
-		MaxBackends: st.MaxBackends, BackendTTL: st.ConnectionTTL})
+		MaxBackends: st.MaxBackends, BackendTTL: st.ConnectionTTL, RetryTimeout: st.RetryTimeout})
 	defer reg.Close()
 	if cmd == "check" {
 		return check(ctx, reg, e.stdout)
