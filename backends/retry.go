@@ -95,3 +95,10 @@ func (r *Reconnector) Do(ctx context.Context, try func(context.Context) error, r
 		}
 	}
 }
+
+// Lifetime is d give or take a tenth, at random: the lifetime of one
+// server connection, so that connections opened together (at start, after
+// a restart) are not all recycled at once.
+func Lifetime(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
+}

@@ -153,3 +153,27 @@ func TestMySQLCutInsideTransaction(t *testing.T) {
 		t.Fatalf("%d rows after a write following a cut", n)
 	}
 }
+
+// pool_max_lifetime: a MariaDB server connection older than its lifetime
+// (give or take a tenth) is closed when it is next idle, not handed to the
+// next client.
+func TestMySQLMaxLifetime(t *testing.T) {
+	p, _ := mysqlProxy(t, "my", "pool_max_lifetime = \"1s\"\npool_size = 1")
+	id := func() int64 {
+		c := p.Connect(t, "my")
+		defer c.Close(ctxT(t))
+		var n int64
+		if err := c.QueryRow(ctxT(t), "SELECT CONNECTION_ID()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := id()
+	if again := id(); again != first {
+		t.Fatalf("a young connection was not reused: %d, then %d", first, again)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if later := id(); later == first {
+		t.Fatalf("connection %d outlived pool_max_lifetime", later)
+	}
+}

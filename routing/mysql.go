@@ -50,7 +50,8 @@ var mysqlKnown = []string{
 //
 // Pool keys of the section: pool_size (default 20), pool_timeout (default
 // "30s"), pool_idle_timeout (default "10m"; "0" keeps idle connections),
-// retry_timeout (default "30s").
+// pool_max_lifetime (default "1h"; "0" keeps connections), retry_timeout
+// (default "30s").
 func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 	cfg := mysql.Config{
 		Name: c.Name, MariaDB: c.Dialect == secrets.MariaDB, Host: c.Host, Port: c.Port,
@@ -183,6 +184,15 @@ func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 				return cfg, fmt.Errorf("retry_timeout = %v: want a positive duration such as \"30s\"", v)
 			}
 			cfg.RetryTimeout = d
+		case "pool_max_lifetime":
+			d, err := units.Duration(v)
+			if err != nil {
+				return cfg, fmt.Errorf("pool_max_lifetime: %w", err)
+			}
+			if d == 0 {
+				d = -1 // keep connections
+			}
+			cfg.MaxLifetime = d
 		}
 	}
 	return cfg, cfg.Validate()

@@ -70,6 +70,10 @@ type Config struct {
 	// IdleTimeout closes server connections idle longer than this. Zero
 	// means 10 minutes; negative keeps them.
 	IdleTimeout time.Duration
+	// MaxLifetime closes a server connection when it is next idle this
+	// long (give or take a tenth) after it was opened. Zero means an
+	// hour; negative keeps them.
+	MaxLifetime time.Duration
 	// RetryTimeout is how long opening a server connection is retried,
 	// with backoff, while the server cannot be reached. Zero means 30
 	// seconds.
@@ -120,6 +124,7 @@ const (
 	DefaultPoolTimeout    = 30 * time.Second
 	DefaultIdleTimeout    = 10 * time.Minute
 	DefaultRetryTimeout   = 30 * time.Second
+	DefaultMaxLifetime    = time.Hour
 )
 
 // ParseTLSMode reads a TLS mode as MySQL's --ssl-mode writes it, in any
@@ -185,6 +190,13 @@ func (cfg *Config) poolTimeout() time.Duration {
 		return DefaultPoolTimeout
 	}
 	return cfg.PoolTimeout
+}
+
+func (cfg *Config) maxLifetime() time.Duration {
+	if cfg.MaxLifetime == 0 {
+		return DefaultMaxLifetime
+	}
+	return cfg.MaxLifetime
 }
 
 func (cfg *Config) retryTimeout() time.Duration {

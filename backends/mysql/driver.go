@@ -16,6 +16,7 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
 
@@ -65,6 +66,9 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	cn := &conn{inner: dc, c: c}
+	if lt := c.cfg.maxLifetime(); lt > 0 {
+		cn.expires = time.Now().Add(backends.Lifetime(lt))
+	}
 	if err := cn.setup(ctx); err != nil {
 		dc.Close()
 		return nil, err
@@ -83,6 +87,14 @@ type conn struct {
 	open  *rows  // the result being read, if any
 	dirty string // why the session state differs from a fresh connection's; "" when it does not
 	used  bool   // a client statement ran since the last ResetSession
+	// expires: the connection is closed instead of being handed out or
+	// kept idle past this (MaxLifetime); zero never.
+	expires time.Time
+}
+
+// expired reports a connection past its lifetime.
+func (cn *conn) expired() bool {
+	return !cn.expires.IsZero() && time.Now().After(cn.expires)
 }
 
 var (
@@ -395,7 +407,7 @@ func (cn *conn) Ping(ctx context.Context) error {
 // LAST_INSERT_ID() (and with it @@identity), which no statement marks
 // dirty: a new PostgreSQL session has no lastval() either.
 func (cn *conn) ResetSession(ctx context.Context) error {
-	if cn.dirty != "" {
+	if cn.dirty != "" || cn.expired() {
 		return driver.ErrBadConn
 	}
 	if err := cn.inner.(driver.SessionResetter).ResetSession(ctx); err != nil {
@@ -433,7 +445,7 @@ func (cn *conn) Discard(reason string) {
 
 // IsValid keeps a changed connection out of the pool.
 func (cn *conn) IsValid() bool {
-	return cn.dirty == "" && cn.inner.(driver.Validator).IsValid()
+	return cn.dirty == "" && !cn.expired() && cn.inner.(driver.Validator).IsValid()
 }
 
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {

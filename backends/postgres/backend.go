@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -399,7 +398,7 @@ func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
 		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
 		prepared: map[string]uint64{}, applied: map[string]string{}}
 	if lt := b.opts.MaxLifetime; lt > 0 {
-		sc.expires = time.Now().Add(lt - lt/10 + time.Duration(rand.Int64N(int64(lt/5)+1)))
+		sc.expires = time.Now().Add(backends.Lifetime(lt))
 	}
 	if hc.Frontend.ReadBufferLen() > 0 {
 		// pgconn read past ReadyForQuery: the server sent something more.
