@@ -11,9 +11,11 @@
 # run it where others use that server. Needs pgbench (PostgreSQL's server
 # package), pgbouncer and pgpool2 (Debian packages), go.
 #
-# Every pooler runs its transaction pool mode (pgpool-II has no such mode;
-# it runs as it does by default, in raw mode). xconnproxy finds server
-# connections that died while idle before it hands them out, waits for the
+# PgBouncer runs its transaction pool mode (pgpool-II has no such mode; it
+# runs as it does by default, in raw mode); xconnproxy runs twice, in
+# transaction mode and in session mode. xconnproxy finds server
+# connections that died while idle before it hands them out (in session
+# mode it notices at once and gives the session a new one), waits for the
 # server to come back (retry_timeout), and sends a read whose connection
 # failed before any of its answer was sent again on a new connection.
 set -euo pipefail
@@ -29,6 +31,7 @@ BOUNCER_PORT=6456
 PGPOOL_PORT=6457
 PCP_PORT=6458
 PROXY_PORT=6459
+SESSION_PORT=6460
 
 pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
@@ -59,7 +62,7 @@ echo "== preparing $DB (pgbench -i -s 1)"
 psql -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 "$pgbench" -q -i -s 1 -h "$PGHOST" -p "$PGPORT" -U postgres "$DB" >/dev/null 2>&1
 
-echo "== starting PgBouncer (transaction mode), pgpool-II and xconnproxy (transaction mode)"
+echo "== starting PgBouncer (transaction mode), pgpool-II and xconnproxy (transaction and session mode)"
 cat > "$work/pgbouncer.ini" <<INI
 [databases]
 $DB = host=$PGHOST port=$PGPORT dbname=$DB user=postgres
@@ -85,15 +88,19 @@ pids+=($!)
 start_pgpool "$work/pgpool" "$PGPOOL_PORT" "$PCP_PORT" 8
 
 go build -o "$work/xconnproxy" ./cmd/xconnproxy
-cat > "$work/secrets.toml" <<TOML
+for mode in transaction session; do
+	cat > "$work/secrets-$mode.toml" <<TOML
 [connections.$DB]
 url = "postgresql://postgres@$PGHOST:$PGPORT/$DB?sslmode=disable"
-pool_mode = "transaction"
+pool_mode = "$mode"
 pool_size = 8
 TOML
-"$work/xconnproxy" --secrets "$work/secrets.toml" --listen "127.0.0.1:$PROXY_PORT" --log-level warn 2>"$work/xconnproxy.log" &
-pids+=($!)
-for port in $BOUNCER_PORT $PGPOOL_PORT $PROXY_PORT; do
+	port=$PROXY_PORT
+	[ "$mode" = session ] && port=$SESSION_PORT
+	"$work/xconnproxy" --secrets "$work/secrets-$mode.toml" --listen "127.0.0.1:$port" --log-level warn 2>"$work/xconnproxy-$mode.log" &
+	pids+=($!)
+done
+for port in $BOUNCER_PORT $PGPOOL_PORT $PROXY_PORT $SESSION_PORT; do
 	for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 done
 
@@ -116,16 +123,17 @@ run() {
 }
 
 printf 'target\taborted_clients\tfailed_transactions\ttps\n' > "$out/restart.tsv"
-printf '\n%-12s %16s %20s %8s\n' target "aborted clients" "failed transactions" tps
-for target in xconnproxy pgbouncer pgpool; do
+printf '\n%-20s %16s %20s %8s\n' target "aborted clients" "failed transactions" tps
+for target in xconnproxy-transaction xconnproxy-session pgbouncer pgpool; do
 	case $target in
-	xconnproxy) port=$PROXY_PORT ;;
+	xconnproxy-transaction) port=$PROXY_PORT ;;
+	xconnproxy-session) port=$SESSION_PORT ;;
 	pgbouncer) port=$BOUNCER_PORT ;;
 	pgpool) port=$PGPOOL_PORT ;;
 	esac
 	read -r aborted failed tps < <(run "$target" "$port")
 	printf '%s\t%s\t%s\t%s\n' "$target" "$aborted" "$failed" "$tps" >> "$out/restart.tsv"
-	printf '%-12s %16s %20s %8s\n' "$target" "$aborted/4" "$failed" "$tps"
+	printf '%-20s %16s %20s %8s\n' "$target" "$aborted/4" "$failed" "$tps"
 done
 echo
 echo "raw figures: $out/restart.tsv; pgbench output: $out/restart-*.log"
