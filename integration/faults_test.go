@@ -210,7 +210,9 @@ func survive(t *testing.T, r *relay, conns []*pgx.Conn, read string) {
 	if errs > 0 {
 		t.Fatalf("%d errors while the server refused connections (first: %v)", errs, first)
 	}
-	if r.refused.Load() == 0 || during > 0 {
+	// A read in flight when the refusal began may finish after it was
+	// counted from; a client still served past that would read thousands.
+	if r.refused.Load() == 0 || during > int64(len(conns)) {
 		t.Fatalf("%d refused, %d reads during the refusal: the refusal was not exercised", r.refused.Load(), during)
 	}
 	if reads <= before+during {
