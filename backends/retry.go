@@ -72,11 +72,15 @@ func (r *Reconnector) Do(ctx context.Context, try func(context.Context) error, r
 	deadline := time.Now().Add(r.Timeout)
 	var bo Backoff
 	for {
-		err := try(ctx)
+		// An attempt that hangs (a server that accepts connections and
+		// says nothing) ends with the retry window too.
+		actx, cancel := context.WithDeadline(ctx, deadline)
+		err := try(actx)
+		cancel()
 		if err == nil {
 			return r.down.Swap(false), nil
 		}
-		if !retryable(err) {
+		if !retryable(err) && ctx.Err() == nil && time.Now().Before(deadline) {
 			return false, err
 		}
 		d := bo.Next()

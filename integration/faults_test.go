@@ -26,6 +26,9 @@ type relay struct {
 	target   string
 	refusing atomic.Bool
 	refused  atomic.Int64 // connections refused
+	// stalling: new connections are accepted and then get no answer, as
+	// from a server that hangs.
+	stalling atomic.Bool
 
 	mu    sync.Mutex
 	conns map[net.Conn]bool
@@ -53,6 +56,12 @@ func (r *relay) serve() {
 		if r.refusing.Load() {
 			r.refused.Add(1)
 			c.Close() // the server is not there
+			continue
+		}
+		if r.stalling.Load() {
+			r.mu.Lock()
+			r.conns[c] = true // held, silent, until cut
+			r.mu.Unlock()
 			continue
 		}
 		s, err := net.Dial("tcp", r.target)
@@ -93,7 +102,7 @@ func relayedSecretsMode(t *testing.T, r *relay, mode, extra string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host, u.RawQuery = r.Addr(), "sslmode=disable"
+	u.Host, u.RawQuery = r.Addr(), "sslmode=disable&connect_timeout=2"
 	return fmt.Sprintf("[connections.pg]\nurl = %q\npool_mode = %q\n%s\n", u.String(), mode, extra)
 }
 
@@ -258,6 +267,36 @@ func TestRetryTimeout(t *testing.T) {
 			for _, c := range conns {
 				mustExec(t, c, "SELECT 1")
 			}
+		})
+	}
+}
+
+// A server that accepts connections and then says nothing (hung, or a
+// black hole in the network) does not hold clients either: each attempt
+// to open a connection ends with connect_timeout or the retry window, and
+// past retry_timeout the client gets 08001; it recovers with the server.
+func TestStalledServer(t *testing.T) {
+	for _, mode := range poolModes {
+		t.Run(mode, func(t *testing.T) {
+			r := startRelay(t, mustHost(t))
+			p := startProxy(t, relayedSecretsMode(t, r, mode, "retry_timeout = \"1s\""), proxyOptions{quiet: true})
+			c := p.Connect(t, "pg")
+			mustExec(t, c, "SELECT 1")
+			r.stalling.Store(true)
+			r.cut()
+			start := time.Now()
+			_, err := c.Exec(ctxT(t), "SELECT 1")
+			if pe := wantCode(t, err, "08001"); pe.Severity != "ERROR" {
+				t.Fatalf("severity %s", pe.Severity)
+			}
+			// The first attempt waits for connect_timeout (2 s here),
+			// then the retry window runs (1 s).
+			if d := time.Since(start); d > 6*time.Second {
+				t.Fatalf("the client waited %v", d)
+			}
+			r.stalling.Store(false)
+			r.cut()
+			mustExec(t, c, "SELECT 1")
 		})
 	}
 }

@@ -177,3 +177,30 @@ func TestMySQLMaxLifetime(t *testing.T) {
 		t.Fatalf("connection %d outlived pool_max_lifetime", later)
 	}
 }
+
+// A MariaDB that accepts connections and then says nothing: past
+// connect_timeout and retry_timeout the client gets 08001, never a hang,
+// and recovers with the server.
+func TestMySQLStalledServer(t *testing.T) {
+	r := startMySQLRelay(t)
+	sec := strings.Replace(relayedMySQL(t, r, "retry_timeout = \"1s\""), `/test"`, `/test?connect_timeout=2"`, 1)
+	if !strings.Contains(sec, "connect_timeout") {
+		t.Fatalf("test setup: %s", sec)
+	}
+	p := startProxy(t, sec, proxyOptions{quiet: true})
+	c := p.Connect(t, "my")
+	mustExec(t, c, "SELECT 1")
+	r.stalling.Store(true)
+	r.cut()
+	start := time.Now()
+	_, err := c.Exec(ctxT(t), "SELECT 1")
+	if pe := wantCode(t, err, "08001"); pe.Severity != "ERROR" {
+		t.Fatalf("severity %s", pe.Severity)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("the client waited %v", d)
+	}
+	r.stalling.Store(false)
+	r.cut()
+	mustExec(t, c, "SELECT 1")
+}

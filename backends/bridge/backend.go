@@ -33,6 +33,10 @@ type Options struct {
 	// with backoff, while the data source cannot be reached (a restart,
 	// a network cut). Zero means one attempt (SQLite: a file).
 	RetryTimeout time.Duration
+	// MaxIdle is the pool's most idle connections (db.SetMaxIdleConns),
+	// restored after a lost connection closed the idle ones (see reset).
+	// Zero: the pool is never reset.
+	MaxIdle int
 }
 
 // startTime answers pg_postmaster_start_time().
@@ -137,6 +141,17 @@ func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.
 		return nil, err
 	}
 	return newSession(b, conn, p, set, b.sourceVersion(ctx, conn)), nil
+}
+
+// reset closes the pool's idle connections: after one was found dead,
+// the others opened before it are suspect (a restart or a network cut
+// takes them all). Connections in use are checked before their next
+// statement.
+func (b *Backend) reset() {
+	if b.opts.MaxIdle > 0 {
+		b.db.SetMaxIdleConns(0)
+		b.db.SetMaxIdleConns(b.opts.MaxIdle)
+	}
 }
 
 // Unreachable reports whether the data source is known to be down: the

@@ -331,6 +331,7 @@ func (s *Session) onLiveConn(ctx context.Context, replay bool, fn func() error) 
 // replaceLost gives the session a new server connection for one that was
 // lost, unless the session's server state went with it.
 func (s *Session) replaceLost(ctx context.Context) error {
+	s.b.reset()
 	if s.serverState {
 		return &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
 			Message: fmt.Sprintf("the %s server connection was lost, and with it state this session left on it "+
@@ -438,6 +439,7 @@ func (s *Session) fail(ctx context.Context, err error, w backends.Writer, extend
 		// connection. A transaction that was open is gone, so the block
 		// fails as after any error.
 		if s.dropConn("lost") {
+			s.b.reset()
 			e := *pe
 			e.Severity = pgcode.SeverityError
 			e.Message += "; the statement may or may not have run"

@@ -59,8 +59,17 @@ type connector struct {
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
 
-// Connect opens a connection and sets its session up.
+// Connect opens a connection and sets its session up, all within
+// ConnectTimeout: the driver bounds only the dial with it, and a server
+// that accepts the connection and then says nothing would hold the login
+// handshake forever.
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	timeout := c.cfg.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	dc, err := c.inner.Connect(ctx)
 	if err != nil {
 		return nil, err

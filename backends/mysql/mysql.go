@@ -47,7 +47,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 		db.Close()
 		return nil, d.Error(err)
 	}
-	opts := bridge.Options{ZonelessTimestamps: true, RetryTimeout: cfg.retryTimeout()}
+	opts := bridge.Options{ZonelessTimestamps: true, RetryTimeout: cfg.retryTimeout(), MaxIdle: cfg.poolSize()}
 	return &Backend{Backend: bridge.New(db, d, opts), cfg: cfg}, nil
 }
 

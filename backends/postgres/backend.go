@@ -74,6 +74,9 @@ const (
 	DefaultIdleTimeout  = 10 * time.Minute
 	DefaultRetryTimeout = 30 * time.Second
 	DefaultMaxLifetime  = time.Hour
+	// DefaultConnectTimeout bounds one attempt to open a server
+	// connection when the URL sets no connect_timeout.
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // Backend serves sessions from a pool of PostgreSQL server connections, in
@@ -122,6 +125,12 @@ func New(cfg *pgconn.Config, opts Options) *Backend {
 	}
 	if opts.MaxLifetime == 0 {
 		opts.MaxLifetime = DefaultMaxLifetime
+	}
+	if cfg.ConnectTimeout <= 0 {
+		// libpq waits forever by default; a server that accepts the TCP
+		// connection and then says nothing must not hold a client so.
+		cfg = cfg.Copy()
+		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	b := &Backend{cfg: cfg, opts: opts, slots: make(chan struct{}, opts.PoolSize), stop: make(chan struct{})}
 	b.retry.Timeout = opts.RetryTimeout
