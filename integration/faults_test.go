@@ -237,37 +237,47 @@ func TestRetryTimeout(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			r := startRelay(t, mustHost(t))
 			p := startProxy(t, relayedSecretsMode(t, r, mode, "retry_timeout = \"500ms\"\npool_size = 16"), proxyOptions{quiet: true})
-			const clients = 16
-			conns := make([]*pgx.Conn, clients)
+			conns := make([]*pgx.Conn, 16)
 			for i := range conns {
 				conns[i] = p.Connect(t, "pg")
-				mustExec(t, conns[i], "SELECT 1")
 			}
-			r.refusing.Store(true)
-			r.cut()
-			var wg sync.WaitGroup
-			for i, c := range conns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					start := time.Now()
-					_, err := c.Exec(ctxT(t), "SELECT 1")
-					var pe *pgconn.PgError
-					if !errors.As(err, &pe) || pe.Code != "08001" || pe.Severity != "ERROR" ||
-						!strings.Contains(pe.Message, `connection "pg"`) || !strings.Contains(pe.Message, "unreachable") {
-						t.Errorf("client %d past retry_timeout: %v", i, err)
-					}
-					if d := time.Since(start); d > 3*time.Second {
-						t.Errorf("client %d waited %v", i, d)
-					}
-				}()
-			}
-			wg.Wait()
-			r.refusing.Store(false)
-			for _, c := range conns {
-				mustExec(t, c, "SELECT 1")
-			}
+			giveUpAndRecover(t, r, conns, `connection "pg"`)
 		})
+	}
+}
+
+// giveUpAndRecover makes r refuse connections past the proxy's
+// retry_timeout (at most a second or so) while every client of conns runs
+// a statement: each gets ERROR 08001 saying the server was unreachable
+// (and naming what mention names) within three seconds, and runs its next
+// statement once the server is back.
+func giveUpAndRecover(t *testing.T, r *relay, conns []*pgx.Conn, mention string) {
+	for _, c := range conns {
+		mustExec(t, c, "SELECT 1")
+	}
+	r.refusing.Store(true)
+	r.cut()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			_, err := c.Exec(ctxT(t), "SELECT 1")
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "08001" || pe.Severity != "ERROR" ||
+				!strings.Contains(pe.Message, mention) || !strings.Contains(pe.Message, "unreachable") {
+				t.Errorf("client %d past retry_timeout: %v", i, err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("client %d waited %v", i, d)
+			}
+		}()
+	}
+	wg.Wait()
+	r.refusing.Store(false)
+	for _, c := range conns {
+		mustExec(t, c, "SELECT 1")
 	}
 }
 
@@ -280,25 +290,32 @@ func TestStalledServer(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			r := startRelay(t, mustHost(t))
 			p := startProxy(t, relayedSecretsMode(t, r, mode, "retry_timeout = \"1s\""), proxyOptions{quiet: true})
-			c := p.Connect(t, "pg")
-			mustExec(t, c, "SELECT 1")
-			r.stalling.Store(true)
-			r.cut()
-			start := time.Now()
-			_, err := c.Exec(ctxT(t), "SELECT 1")
-			if pe := wantCode(t, err, "08001"); pe.Severity != "ERROR" {
-				t.Fatalf("severity %s", pe.Severity)
-			}
-			// The first attempt waits for connect_timeout (2 s here),
-			// then the retry window runs (1 s).
-			if d := time.Since(start); d > 6*time.Second {
-				t.Fatalf("the client waited %v", d)
-			}
-			r.stalling.Store(false)
-			r.cut()
-			mustExec(t, c, "SELECT 1")
+			stallAndRecover(t, r, p.Connect(t, "pg"))
 		})
 	}
+}
+
+// stallAndRecover makes r stall new connections (and cuts the others)
+// while c runs a statement: with connect_timeout 2 s and retry_timeout
+// 1 s, c gets ERROR 08001 within six seconds, and its next statement runs
+// once the server answers again.
+func stallAndRecover(t *testing.T, r *relay, c *pgx.Conn) {
+	mustExec(t, c, "SELECT 1")
+	r.stalling.Store(true)
+	r.cut()
+	start := time.Now()
+	_, err := c.Exec(ctxT(t), "SELECT 1")
+	if pe := wantCode(t, err, "08001"); pe.Severity != "ERROR" {
+		t.Fatalf("severity %s", pe.Severity)
+	}
+	// The first attempt waits for connect_timeout, then the retry
+	// window runs.
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("the client waited %v", d)
+	}
+	r.stalling.Store(false)
+	r.cut()
+	mustExec(t, c, "SELECT 1")
 }
 
 func mustHost(t *testing.T) string {

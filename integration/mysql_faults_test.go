@@ -1,16 +1,13 @@
 package integration
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Faults between the proxy and MariaDB, through the same TCP relay as
@@ -64,31 +61,8 @@ func TestMySQLRetryTimeout(t *testing.T) {
 	conns := make([]*pgx.Conn, 16)
 	for i := range conns {
 		conns[i] = p.Connect(t, "my")
-		mustExec(t, conns[i], "SELECT 1")
 	}
-	r.refusing.Store(true)
-	r.cut()
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			_, err := c.Exec(ctxT(t), "SELECT 1")
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) || pe.Code != "08001" || pe.Severity != "ERROR" || !strings.Contains(pe.Message, "unreachable") {
-				t.Errorf("client %d past retry_timeout: %v", i, err)
-			}
-			if d := time.Since(start); d > 3*time.Second {
-				t.Errorf("client %d waited %v", i, d)
-			}
-		}()
-	}
-	wg.Wait()
-	r.refusing.Store(false)
-	for _, c := range conns {
-		mustExec(t, c, "SELECT 1")
-	}
+	giveUpAndRecover(t, r, conns, `database "my"`)
 }
 
 // A cut inside a MariaDB transaction: the client gets 08006 as an ERROR,
@@ -188,19 +162,5 @@ func TestMySQLStalledServer(t *testing.T) {
 		t.Fatalf("test setup: %s", sec)
 	}
 	p := startProxy(t, sec, proxyOptions{quiet: true})
-	c := p.Connect(t, "my")
-	mustExec(t, c, "SELECT 1")
-	r.stalling.Store(true)
-	r.cut()
-	start := time.Now()
-	_, err := c.Exec(ctxT(t), "SELECT 1")
-	if pe := wantCode(t, err, "08001"); pe.Severity != "ERROR" {
-		t.Fatalf("severity %s", pe.Severity)
-	}
-	if d := time.Since(start); d > 6*time.Second {
-		t.Fatalf("the client waited %v", d)
-	}
-	r.stalling.Store(false)
-	r.cut()
-	mustExec(t, c, "SELECT 1")
+	stallAndRecover(t, r, p.Connect(t, "my"))
 }

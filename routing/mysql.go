@@ -158,39 +158,33 @@ func MySQLConfig(c *secrets.Connection) (mysql.Config, error) {
 	for key, v := range c.Options {
 		switch key {
 		case "pool_size":
-			n, ok := v.(int64)
-			if !ok || n < 1 || n > 10000 {
-				return cfg, fmt.Errorf("pool_size = %v: want a whole number from 1 to 10000", v)
+			n, err := poolSize(v)
+			if err != nil {
+				return cfg, err
 			}
-			cfg.PoolSize = int(n)
+			cfg.PoolSize = n
 		case "pool_timeout":
-			d, err := units.Duration(v)
-			if err != nil || d == 0 {
-				return cfg, fmt.Errorf("pool_timeout = %v: want a positive duration such as \"30s\"", v)
+			d, err := positiveDuration(key, v)
+			if err != nil {
+				return cfg, err
 			}
 			cfg.PoolTimeout = d
 		case "pool_idle_timeout":
-			d, err := units.Duration(v)
+			d, err := keepDuration(key, v)
 			if err != nil {
-				return cfg, fmt.Errorf("pool_idle_timeout: %w", err)
-			}
-			if d == 0 {
-				d = -1 // keep idle connections
+				return cfg, err
 			}
 			cfg.IdleTimeout = d
 		case "retry_timeout":
-			d, err := units.Duration(v)
-			if err != nil || d == 0 {
-				return cfg, fmt.Errorf("retry_timeout = %v: want a positive duration such as \"30s\"", v)
+			d, err := positiveDuration(key, v)
+			if err != nil {
+				return cfg, err
 			}
 			cfg.RetryTimeout = d
 		case "pool_max_lifetime":
-			d, err := units.Duration(v)
+			d, err := keepDuration(key, v)
 			if err != nil {
-				return cfg, fmt.Errorf("pool_max_lifetime: %w", err)
-			}
-			if d == 0 {
-				d = -1 // keep connections
+				return cfg, err
 			}
 			cfg.MaxLifetime = d
 		}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/xconnproxy/xconnproxy/backends"
 	"github.com/xconnproxy/xconnproxy/backends/postgres"
-	"github.com/xconnproxy/xconnproxy/internal/units"
 	"github.com/xconnproxy/xconnproxy/secrets"
 )
 
@@ -50,24 +49,21 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 	for key, v := range c.Options {
 		switch key {
 		case "pool_size":
-			n, ok := v.(int64)
-			if !ok || n < 1 || n > 10000 {
-				return nil, fmt.Errorf("pool_size = %v: want a whole number from 1 to 10000", v)
+			n, err := poolSize(v)
+			if err != nil {
+				return nil, err
 			}
-			opts.PoolSize = int(n)
+			opts.PoolSize = n
 		case "pool_timeout":
-			d, err := units.Duration(v)
-			if err != nil || d == 0 {
-				return nil, fmt.Errorf("pool_timeout = %v: want a positive duration such as \"30s\"", v)
+			d, err := positiveDuration(key, v)
+			if err != nil {
+				return nil, err
 			}
 			opts.PoolTimeout = d
 		case "pool_idle_timeout":
-			d, err := units.Duration(v)
+			d, err := keepDuration(key, v)
 			if err != nil {
-				return nil, fmt.Errorf("pool_idle_timeout: %w", err)
-			}
-			if d == 0 {
-				d = -1 // keep idle connections
+				return nil, err
 			}
 			opts.IdleTimeout = d
 		case "pool_min_idle":
@@ -77,18 +73,15 @@ func OpenPostgres(ctx context.Context, c *secrets.Connection) (backends.Backend,
 			}
 			opts.MinIdle = int(n)
 		case "retry_timeout":
-			d, err := units.Duration(v)
-			if err != nil || d == 0 {
-				return nil, fmt.Errorf("retry_timeout = %v: want a positive duration such as \"30s\"", v)
+			d, err := positiveDuration(key, v)
+			if err != nil {
+				return nil, err
 			}
 			opts.RetryTimeout = d
 		case "pool_max_lifetime":
-			d, err := units.Duration(v)
+			d, err := keepDuration(key, v)
 			if err != nil {
-				return nil, fmt.Errorf("pool_max_lifetime: %w", err)
-			}
-			if d == 0 {
-				d = -1 // keep connections
+				return nil, err
 			}
 			opts.MaxLifetime = d
 		case "pool_mode":
