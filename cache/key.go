@@ -38,6 +38,13 @@ type Key struct {
 	Params [][]byte
 	// ResultFormats are Bind's result-column format codes.
 	ResultFormats []int16
+	// Bind, when not nil, stands for ParamFormats, Params and
+	// ResultFormats: the Bind message's body from its parameter format
+	// codes on, exactly as sent, which encodes the three unambiguously.
+	// (Two spellings of the same request, such as one format code for
+	// all parameters or one each, then have different keys: a miss, never
+	// a wrong answer.)
+	Bind []byte
 	// MaxRows is Execute's row limit (0 for none).
 	MaxRows int32
 	// Settings are the session settings that change output.
@@ -97,21 +104,45 @@ const (
 	tagByteaOutput
 	tagClientEncoding
 	tagOther
+	tagBind
 )
 
 var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
+// Prefix is the digest of the part of a key that a session keeps from one
+// statement to the next: connection, configuration, user and settings.
+// The ID hashes it with the rest, so a session that computed it once (and
+// again when a setting changes) hashes only the request itself.
+type Prefix [sha256.Size]byte
+
+// Prefix returns the digest of k's session part.
+func (k *Key) Prefix() Prefix {
+	bp := keyBufs.Get().(*[]byte)
+	b := k.appendSession((*bp)[:0])
+	sum := sha256.Sum256(b)
+	putKeyBuf(bp, b)
+	return sum
+}
+
 // ID hashes the key. It allocates the 32-byte digest string; the encoding
 // goes through a pooled buffer.
-func (k *Key) ID() ID {
+func (k *Key) ID() ID { return k.IDWith(k.Prefix()) }
+
+// IDWith hashes the key with p, which must be k.Prefix() (computed
+// earlier for the same connection, configuration, user and settings).
+func (k *Key) IDWith(p Prefix) ID {
 	bp := keyBufs.Get().(*[]byte)
-	b := k.appendEncoding((*bp)[:0])
+	b := k.appendRequest(append((*bp)[:0], p[:]...))
 	sum := sha256.Sum256(b)
+	putKeyBuf(bp, b)
+	return ID{conn: k.Conn, key: string(sum[:])}
+}
+
+func putKeyBuf(bp *[]byte, b []byte) {
 	if cap(b) <= 64<<10 {
 		*bp = b
 		keyBufs.Put(bp)
 	}
-	return ID{conn: k.Conn, key: string(sum[:])}
 }
 
 func appendString(b []byte, tag byte, s string) []byte {
@@ -129,17 +160,23 @@ func appendInt16s(b []byte, tag byte, v []int16) []byte {
 	return b
 }
 
-// appendEncoding writes the unambiguous encoding of k.
-func (k *Key) appendEncoding(b []byte) []byte {
-	b = appendString(b, tagConn, k.Conn)
-	b = appendString(b, tagConfig, k.ConfigHash)
-	b = appendString(b, tagUser, k.User)
+// appendRequest writes the request part of k: what the client's messages
+// say. Every part is tagged and its length given, so it follows the
+// fixed-length Prefix or the session part unambiguously.
+func (k *Key) appendRequest(b []byte) []byte {
 	b = appendString(b, tagShape, k.Shape)
 	b = appendString(b, tagStatement, k.Statement)
 	b = append(b, tagParamTypes)
 	b = binary.AppendUvarint(b, uint64(len(k.ParamTypes)))
 	for _, t := range k.ParamTypes {
 		b = binary.BigEndian.AppendUint32(b, t)
+	}
+	if k.Bind != nil {
+		b = append(b, tagBind)
+		b = binary.AppendUvarint(b, uint64(len(k.Bind)))
+		b = append(b, k.Bind...)
+		b = append(b, tagMaxRows)
+		return binary.BigEndian.AppendUint32(b, uint32(k.MaxRows))
 	}
 	b = appendInt16s(b, tagParamFormats, k.ParamFormats)
 	b = append(b, tagParams)
@@ -155,7 +192,15 @@ func (k *Key) appendEncoding(b []byte) []byte {
 	}
 	b = appendInt16s(b, tagResultFormats, k.ResultFormats)
 	b = append(b, tagMaxRows)
-	b = binary.BigEndian.AppendUint32(b, uint32(k.MaxRows))
+	return binary.BigEndian.AppendUint32(b, uint32(k.MaxRows))
+}
+
+// appendSession writes the session part of k: connection, configuration,
+// user and settings.
+func (k *Key) appendSession(b []byte) []byte {
+	b = appendString(b, tagConn, k.Conn)
+	b = appendString(b, tagConfig, k.ConfigHash)
+	b = appendString(b, tagUser, k.User)
 	s := &k.Settings
 	b = appendString(b, tagSearchPath, s.SearchPath)
 	b = appendString(b, tagTimeZone, s.TimeZone)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,8 +60,13 @@ type resultCache struct {
 	off      bool   // SET xconn.cache = off
 	disabled string // why caching stopped for the session (temporary objects, ...)
 
-	batch       []backends.Frame // extended messages held back until Sync
-	batchBytes  int
+	batch      []backends.Frame // extended messages held back until Sync
+	batchBytes int
+	// arena holds the bodies of the batch's messages. After a batch the
+	// cache answered (none of it reached a backend, which may keep
+	// references to a body) it and batch are used again; otherwise the
+	// next batch starts new ones.
+	arena       []byte
 	pendInval   []string // tables written by messages not yet in a unit
 	pendBound   []string // statements bound since, whose writes are not worked out yet
 	pendAll     bool
@@ -69,6 +75,15 @@ type resultCache struct {
 	unnamed     *parsed           // the client's unnamed statement
 	unnamedGone bool              // ... which the server lacks (a hit took its Parse's place)
 	syncsInCopy int
+	// prefix is the digest of the key's session part, for the settings
+	// at version prefixVer of the tee's (valid when hasPrefix).
+	prefix    cache.Prefix
+	prefixVer uint64
+	hasPrefix bool
+	// shape and shapeKey: the message types of the last batch keyed, and
+	// the key's Shape for them.
+	shape    []byte
+	shapeKey string
 }
 
 // parsed is a statement a client prepared.
@@ -212,6 +227,9 @@ func (rc *resultCache) noteWrites(ws sqltext.WriteSet) {
 func (rc *resultCache) note(f backends.Frame) {
 	switch f.Type {
 	case 'P':
+		if rc.unnamed != nil && bytes.Equal(rc.unnamed.body, f.Body) {
+			return // the same unnamed statement again (most drivers' every query)
+		}
 		name, query, rest, ok := backends.TwoCStrings(f.Body)
 		if !ok {
 			return
@@ -224,7 +242,7 @@ func (rc *resultCache) note(f backends.Frame) {
 			rc.pendParses = append(rc.pendParses, p)
 		}
 	case 'B':
-		_, stmt, _, ok := backends.TwoCStrings(f.Body)
+		stmt, ok := boundStatement(f.Body)
 		if !ok {
 			return
 		}
@@ -254,6 +272,24 @@ func (rc *resultCache) note(f backends.Frame) {
 	case 'E':
 		rc.syncsInCopy = 0
 	}
+}
+
+// boundStatement returns the statement a Bind body names, without
+// copying the common case (the unnamed statement).
+func boundStatement(body []byte) (string, bool) {
+	i := bytes.IndexByte(body, 0)
+	if i < 0 {
+		return "", false
+	}
+	rest := body[i+1:]
+	j := bytes.IndexByte(rest, 0)
+	if j < 0 {
+		return "", false
+	}
+	if j == 0 {
+		return "", true
+	}
+	return string(rest[:j]), true
 }
 
 // sessionEffects finds what a statement text does to the settings in
@@ -320,15 +356,30 @@ func (rc *resultCache) sqlStatementNames(q string) {
 
 // hold keeps a copy of an extended message until its Sync.
 func (rc *resultCache) hold(f backends.Frame) {
-	body := append([]byte(nil), f.Body...)
+	start := len(rc.arena)
+	rc.arena = append(rc.arena, f.Body...)
+	// Capped at its length: a later append that grows the arena must
+	// not write into this body's spare capacity.
+	body := rc.arena[start:len(rc.arena):len(rc.arena)]
 	rc.batch = append(rc.batch, backends.NewFrame(f.Type, body, backends.MessageDecoder{}))
 	rc.batchBytes += len(body) + 5
+}
+
+// dropBatch ends the held batch. reuse says none of it reached a backend,
+// so that its storage may serve the next batch.
+func (rc *resultCache) dropBatch(reuse bool) {
+	if reuse {
+		rc.batch, rc.arena = rc.batch[:0], rc.arena[:0]
+	} else {
+		rc.batch, rc.arena = nil, nil
+	}
+	rc.batchBytes = 0
 }
 
 // flushBatch forwards the messages held back.
 func (rc *resultCache) flushBatch() error {
 	batch := rc.batch
-	rc.batch, rc.batchBytes = nil, 0
+	rc.dropBatch(false)
 	for _, f := range batch {
 		if err := rc.forward(f); err != nil {
 			return err
@@ -394,8 +445,8 @@ func (rc *resultCache) setCacheMode(set sqltext.Set) error {
 // cache; anything else is forwarded.
 func (rc *resultCache) sync(f backends.Frame) error {
 	key, ci, ok := rc.batchKey()
-	batch := rc.batch
-	rc.batch, rc.batchBytes = nil, 0
+	batch, arena := rc.batch, rc.arena
+	rc.dropBatch(false)
 	if !ok || !rc.quiet() {
 		if err := rc.restoreUnnamed(batch); err != nil {
 			return err
@@ -411,7 +462,9 @@ func (rc *resultCache) sync(f backends.Frame) error {
 		}
 		return rc.forward(f)
 	}
-	return rc.serve(key, ci, func() error {
+	forwarded := false
+	err := rc.serve(key, ci, func() error {
+		forwarded = true
 		for _, m := range batch {
 			if err := rc.forward(m); err != nil {
 				return err
@@ -419,6 +472,11 @@ func (rc *resultCache) sync(f backends.Frame) error {
 		}
 		return rc.forward(f)
 	})
+	if !forwarded && len(rc.batch) == 0 && rc.arena == nil {
+		// Answered without the backend: the storage serves again.
+		rc.batch, rc.arena = batch[:0], arena[:0]
+	}
+	return err
 }
 
 // forward sends a client message to the backend. A client that binds or
@@ -473,38 +531,49 @@ var syncFrame = backends.NewFrame('S', nil, backends.MessageDecoder{})
 
 // batchKey returns the key of a held batch that may be cached.
 func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
-	var shape []byte
+	var shapeBuf [8]byte
+	shape := shapeBuf[:0]
 	var p *parsed
-	var bind *pgproto3.Bind
+	var bindArgs []byte // the Bind body from its parameter format codes on
 	for _, f := range rc.batch {
+		if len(shape) == cap(shape) {
+			return cache.Key{}, cacheInfo{}, false // longer than any cacheable request
+		}
 		shape = append(shape, f.Type)
 		switch f.Type {
 		case 'P':
-			name, query, rest, ok := backends.TwoCStrings(f.Body)
-			if !ok || name != "" {
+			if len(f.Body) == 0 || f.Body[0] != 0 {
 				return cache.Key{}, cacheInfo{}, false // a named Parse must reach the server
+			}
+			if rc.unnamed != nil && bytes.Equal(rc.unnamed.body, f.Body) {
+				p = rc.unnamed // note made it of this very message
+				break
+			}
+			_, query, rest, ok := backends.TwoCStrings(f.Body)
+			if !ok {
+				return cache.Key{}, cacheInfo{}, false
 			}
 			p = &parsed{query: query, types: oids(rest)}
 		case 'B':
-			var b pgproto3.Bind
-			if b.Decode(f.Body) != nil || b.DestinationPortal != "" {
+			portal, stmt, args, ok := bindNames(f.Body)
+			if !ok || len(portal) > 0 {
 				return cache.Key{}, cacheInfo{}, false
 			}
 			if p == nil {
-				if b.PreparedStatement == "" {
+				if len(stmt) == 0 {
 					// The unnamed statement of an earlier request: the
 					// proxy's READ ONLY transaction around a miss (simple
 					// Queries) would destroy it before the Bind.
 					return cache.Key{}, cacheInfo{}, false
-				} else if q, ok := rc.tee.stmt(b.PreparedStatement); ok {
+				} else if q, ok := rc.tee.stmt(string(stmt)); ok {
 					p = &q
 				} else {
 					return cache.Key{}, cacheInfo{}, false
 				}
-			} else if b.PreparedStatement != "" {
+			} else if len(stmt) > 0 {
 				return cache.Key{}, cacheInfo{}, false
 			}
-			bind = &b
+			bindArgs = args
 		case 'D':
 			if len(f.Body) < 2 || f.Body[0] != 'P' || f.Body[1] != 0 {
 				return cache.Key{}, cacheInfo{}, false
@@ -517,35 +586,93 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 			return cache.Key{}, cacheInfo{}, false
 		}
 	}
-	if bind == nil || p == nil || shape[len(shape)-1] != 'E' || strings.Count(string(shape), "E") != 1 {
+	if bindArgs == nil || p == nil || shape[len(shape)-1] != 'E' || bytes.Count(shape, []byte{'E'}) != 1 {
 		return cache.Key{}, cacheInfo{}, false
 	}
 	ci := cacheability(p.query, rc.pol.Dialect)
 	if !ci.Cacheable || ci.NoCache {
 		return cache.Key{}, ci, false
 	}
-	for i, v := range bind.Parameters {
-		format := int16(0)
-		if len(bind.ParameterFormatCodes) == 1 {
-			format = bind.ParameterFormatCodes[0]
-		} else if i < len(bind.ParameterFormatCodes) {
-			format = bind.ParameterFormatCodes[i]
-		}
-		if format == 0 && v != nil && sqltext.TimeDependentLiteral(string(v)) {
-			return cache.Key{}, cacheInfo{}, false
-		}
+	timeDependent := false
+	if !eachBindParam(bindArgs, func(format int16, v []byte) bool {
+		timeDependent = format == 0 && v != nil && sqltext.TimeDependentLiteral(string(v))
+		return !timeDependent
+	}) || timeDependent {
+		return cache.Key{}, cacheInfo{}, false
 	}
-	key := rc.key(string(shape)+"S", p.query)
+	if !bytes.Equal(rc.shape, shape) {
+		rc.shape, rc.shapeKey = append(rc.shape[:0], shape...), string(shape)+"S"
+	}
+	key := rc.key(rc.shapeKey, p.query)
 	key.ParamTypes = p.types
-	key.ParamFormats = bind.ParameterFormatCodes
-	key.Params = bind.Parameters
-	key.ResultFormats = bind.ResultFormatCodes
+	key.Bind = bindArgs
 	return key, ci, true
 }
 
+// bindNames splits a Bind body into its portal and statement names and
+// the rest (parameter formats, values, result formats), without copying.
+func bindNames(body []byte) (portal, stmt, rest []byte, ok bool) {
+	i := bytes.IndexByte(body, 0)
+	if i < 0 {
+		return nil, nil, nil, false
+	}
+	j := bytes.IndexByte(body[i+1:], 0)
+	if j < 0 {
+		return nil, nil, nil, false
+	}
+	return body[:i], body[i+1 : i+1+j], body[i+2+j:], true
+}
+
+// eachBindParam calls fn with each parameter of a Bind body's rest (see
+// bindNames) and its format code, until fn returns false. It reports
+// false for a malformed body.
+func eachBindParam(rest []byte, fn func(format int16, v []byte) bool) bool {
+	if len(rest) < 2 {
+		return false
+	}
+	nf := int(binary.BigEndian.Uint16(rest))
+	formats := rest[2:]
+	if len(formats) < 2*nf+2 {
+		return false
+	}
+	params := formats[2*nf:]
+	np := int(binary.BigEndian.Uint16(params))
+	params = params[2:]
+	for i := 0; i < np; i++ {
+		if len(params) < 4 {
+			return false
+		}
+		n := int(int32(binary.BigEndian.Uint32(params)))
+		params = params[4:]
+		var v []byte
+		if n >= 0 {
+			if len(params) < n {
+				return false
+			}
+			v, params = params[:n], params[n:]
+		}
+		format := int16(0)
+		switch {
+		case nf == 1:
+			format = int16(binary.BigEndian.Uint16(formats))
+		case i < nf:
+			format = int16(binary.BigEndian.Uint16(formats[2*i:]))
+		}
+		if !fn(format, v) {
+			return true
+		}
+	}
+	return true
+}
+
 func (rc *resultCache) key(shape, statement string) cache.Key {
-	return cache.Key{Conn: rc.conn, ConfigHash: rc.pol.ConfigHash, User: rc.pol.User, Shape: shape,
-		Statement: statement, Settings: rc.tee.keySettings()}
+	settings, ver := rc.tee.keySettings()
+	k := cache.Key{Conn: rc.conn, ConfigHash: rc.pol.ConfigHash, User: rc.pol.User, Shape: shape,
+		Statement: statement, Settings: settings}
+	if !rc.hasPrefix || rc.prefixVer != ver {
+		rc.prefix, rc.prefixVer, rc.hasPrefix = k.Prefix(), ver, true
+	}
+	return k
 }
 
 // serve answers a cacheable request: from the cache, from a run of the
@@ -557,7 +684,7 @@ func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) 
 		ttl = ci.TTL
 	}
 	tables := ci.keys
-	id := key.ID()
+	id := key.IDWith(rc.prefix) // key() made the prefix for the key's settings
 	var mine *unit
 	var handleErr error
 	// SHOW changes nothing, and inside the transaction it would show the
@@ -618,10 +745,14 @@ func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) 
 		if wrap && strings.HasPrefix(key.Shape, "P") {
 			rc.unnamedGone = true // the proxy's COMMIT destroyed it
 		}
-		rc.s.log.Debug("result cache miss", "key", id.String(), "stored", res.NotStored == nil && err == nil)
+		if rc.s.debug {
+			rc.s.log.Debug("result cache miss", "key", id.String(), "stored", res.NotStored == nil && err == nil)
+		}
 		return rc.reply(nil, mine.buf)
 	case err == nil: // from the cache, or shared with a run of another session
-		rc.s.log.Debug("result cache "+res.Source.String(), "key", id.String())
+		if rc.s.debug {
+			rc.s.log.Debug("result cache "+res.Source.String(), "key", id.String())
+		}
 		if strings.HasPrefix(key.Shape, "P") {
 			rc.unnamedGone = true // the server never saw this Parse
 		}
@@ -735,6 +866,7 @@ type tee struct {
 	mu       sync.Mutex
 	units    []*unit
 	settings cache.Settings
+	settVer  uint64   // changes with settings
 	txInval  []string // tables written in the current transaction block
 	txAll    bool
 	startup  map[string]string // settings as the session started, for RESET
@@ -945,6 +1077,7 @@ func (t *tee) finish(u *unit, typ byte, body []byte) {
 // setting records a setting that is part of the key. Called with t.mu
 // held, or before the tee is in use.
 func (t *tee) setting(name, value string) {
+	t.settVer++
 	switch strings.ToLower(name) {
 	case "search_path":
 		t.settings.SearchPath = value
@@ -975,14 +1108,14 @@ func (t *tee) setting(name, value string) {
 	}
 }
 
-func (t *tee) keySettings() cache.Settings {
+func (t *tee) keySettings() (cache.Settings, uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.settings // Other is never changed in place (setting copies it)
 	if len(s.Other) == 0 {
 		s.Other = nil
 	}
-	return s
+	return s, t.settVer
 }
 
 // oids reads the parameter type OIDs at the end of a Parse body.
