@@ -687,10 +687,11 @@ func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) 
 	id := key.IDWith(rc.prefix) // key() made the prefix for the key's settings
 	var mine *unit
 	var handleErr error
-	// SHOW changes nothing, and inside the transaction it would show the
-	// transaction's settings (transaction_read_only).
-	wrap := !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
+	wrap := false
 	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
+		// SHOW changes nothing, and inside the transaction it would show
+		// the transaction's settings (transaction_read_only).
+		wrap = !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
 		// The request runs in a READ ONLY transaction sent in the same
 		// write: what is stored is what the backend agreed changes nothing.
 		mine = &unit{capture: true, wrapped: wrap, done: make(chan struct{})}

@@ -94,6 +94,12 @@ func (f *frontend) receiveStartup() (pgproto3.FrontendMessage, error) {
 	return msg, nil
 }
 
+// ready reports whether the next message's header is already read from
+// the connection: receiving it will not wait for the client.
+func (f *frontend) ready() bool {
+	return f.r.Buffered()-f.skip >= 5
+}
+
 // receive reads one message frame. The frame (and anything decoded from
 // it) is valid until the next call. Its body is not decoded here: a
 // backend that forwards messages never needs it decoded, and a malformed

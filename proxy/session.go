@@ -258,13 +258,17 @@ func isNormalClose(err error) bool {
 // Terminate, a closed connection, a FATAL error or shutdown.
 func (s *session) loop() {
 	for {
-		if !s.markIdle() {
+		// A message already read (the rest of a pipelined batch) is
+		// handled at once: the session waits for nothing, and a drain
+		// does not cut the batch.
+		waits := !s.fe.ready()
+		if waits && !s.markIdle() {
 			// Draining and not inside a transaction: tell the client why.
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
 		}
 		f, err := s.fe.receive()
-		if !s.markBusy() {
+		if waits && !s.markBusy() {
 			s.fatal(pgcode.Fatal(pgcode.AdminShutdown, "terminating connection due to administrator command"))
 			return
 		}
