@@ -84,6 +84,7 @@ type resultCache struct {
 	// the key's Shape for them.
 	shape    []byte
 	shapeKey string
+	memo     map[string]memoEntry // statement texts classified, by text
 }
 
 // parsed is a statement a client prepared.
@@ -390,7 +391,14 @@ func (rc *resultCache) flushBatch() error {
 
 // query handles a simple Query.
 func (rc *resultCache) query(f backends.Frame) error {
-	q, _ := backends.CString(f.Body)
+	quiet := rc.quiet()
+	var q string
+	var ci cacheInfo
+	if quiet {
+		q, ci = rc.classify(f.Body)
+	} else {
+		q, _ = backends.CString(f.Body)
+	}
 	rc.syncsInCopy = 0
 	rc.unnamed = nil // a simple Query destroys the unnamed statement
 	if strings.Contains(q, "xconn") {
@@ -398,10 +406,10 @@ func (rc *resultCache) query(f backends.Frame) error {
 			return rc.setCacheMode(set)
 		}
 	}
-	if rc.quiet() {
+	if quiet {
 		// A cacheable statement only reads: it writes nothing and changes
 		// no setting, so the analyses below have nothing to find.
-		if ci := cacheability(q, rc.pol.Dialect); ci.Cacheable && !ci.NoCache {
+		if ci.Cacheable && !ci.NoCache {
 			return rc.serve(rc.key("Q", q), ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
@@ -589,7 +597,7 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 	if bindArgs == nil || p == nil || shape[len(shape)-1] != 'E' || bytes.Count(shape, []byte{'E'}) != 1 {
 		return cache.Key{}, cacheInfo{}, false
 	}
-	ci := cacheability(p.query, rc.pol.Dialect)
+	ci := rc.classifyText(p.query)
 	if !ci.Cacheable || ci.NoCache {
 		return cache.Key{}, ci, false
 	}
@@ -837,6 +845,44 @@ const (
 )
 
 // cacheability is sqltext.Cacheability, remembered.
+// sessionMemo bounds a session's own memo of classified statements.
+const sessionMemo = 64
+
+// classify returns the text of a Query body and how it may be cached,
+// from the session's memo when it has seen the text before: no copy of
+// the text, no lock.
+func (rc *resultCache) classify(body []byte) (string, cacheInfo) {
+	if i := bytes.IndexByte(body, 0); i >= 0 {
+		body = body[:i]
+	}
+	if e, ok := rc.memo[string(body)]; ok {
+		return e.q, e.ci
+	}
+	q := string(body)
+	return q, rc.classifyText(q)
+}
+
+// classifyText is classify for a text at hand.
+func (rc *resultCache) classifyText(q string) cacheInfo {
+	if e, ok := rc.memo[q]; ok {
+		return e.ci
+	}
+	ci := cacheability(q, rc.pol.Dialect)
+	if len(q) <= maxClassifiedText {
+		if rc.memo == nil || len(rc.memo) >= sessionMemo {
+			rc.memo = make(map[string]memoEntry, sessionMemo)
+		}
+		rc.memo[q] = memoEntry{q: q, ci: ci}
+	}
+	return ci
+}
+
+// memoEntry is a statement text the session classified.
+type memoEntry struct {
+	q  string
+	ci cacheInfo
+}
+
 func cacheability(q string, d sqltext.Dialect) cacheInfo {
 	k := classifiedKey{q, d}
 	classified.Lock()
