@@ -37,6 +37,11 @@ type session struct {
 	bs      backends.Session
 
 	rc *resultCache // nil when the connection's results are not cached
+
+	// msgCtx is the context of the messages handled, until a cancel
+	// request ends it (the next message then gets a new one).
+	msgCtx    context.Context
+	msgCancel context.CancelFunc
 }
 
 func newSession(srv *Server, c net.Conn) *session {
@@ -47,6 +52,11 @@ func newSession(srv *Server, c net.Conn) *session {
 // serve runs the session to its end and always closes the connection.
 func (s *session) serve() {
 	defer s.conn.Close()
+	defer func() {
+		if s.msgCancel != nil {
+			s.msgCancel()
+		}
+	}()
 	params, ok := s.startup()
 	if !ok {
 		return
@@ -313,19 +323,22 @@ func (s *session) dispatch(f backends.Frame) error {
 
 // handle runs one message with a context that a CancelRequest can cancel.
 func (s *session) handle(msg backends.Frame) error {
-	ctx, cancel := context.WithCancel(s.srv.ctx)
+	// One context serves message after message until a cancel request
+	// (or the server's end) ends it.
+	if s.msgCtx == nil || s.msgCtx.Err() != nil {
+		s.msgCtx, s.msgCancel = context.WithCancel(s.srv.ctx)
+	}
 	s.mu.Lock()
-	s.running = cancel
+	s.running = s.msgCancel
 	s.mu.Unlock()
 	var w backends.FrameWriter = s.w
 	if s.rc != nil {
 		w = s.rc.tee
 	}
-	err := s.bs.Handle(ctx, msg, w)
+	err := s.bs.Handle(s.msgCtx, msg, w)
 	s.mu.Lock()
 	s.running = nil
 	s.mu.Unlock()
-	cancel()
 	return err
 }
 

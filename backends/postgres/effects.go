@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/xconnproxy/xconnproxy/internal/sqltext"
 )
@@ -125,4 +126,55 @@ func mentionsPgTemp(toks []sqltext.Token) bool {
 		}
 	}
 	return false
+}
+
+// facts is what the proxy reads from a statement text: its effects on the
+// session, and whether it may be sent again (replayable).
+type facts struct {
+	fx         effects
+	replayable bool
+}
+
+// Statement texts are analysed once: a session keeps the facts of the
+// texts it sent last (sessionFacts of them), in front of a table shared
+// by all sessions (sharedFacts); texts longer than maxFactsText are not
+// kept (the memory is for the many short statements sent again and again).
+const (
+	sessionFacts = 64
+	sharedFacts  = 4096
+	maxFactsText = 4096
+)
+
+var shared struct {
+	sync.Mutex
+	m map[string]facts
+}
+
+// textFacts returns the facts of q, from the session's memo or the
+// shared one when q was seen before. Called with s.mu held.
+func (s *TxSession) textFacts(q string) facts {
+	if f, ok := s.facts[q]; ok {
+		return f
+	}
+	shared.Lock()
+	f, ok := shared.m[q]
+	shared.Unlock()
+	if !ok {
+		f = facts{fx: analyze(q), replayable: replayable(q)}
+		if len(q) <= maxFactsText {
+			shared.Lock()
+			if shared.m == nil || len(shared.m) >= sharedFacts {
+				shared.m = make(map[string]facts, sharedFacts)
+			}
+			shared.m[q] = f
+			shared.Unlock()
+		}
+	}
+	if len(q) <= maxFactsText {
+		if s.facts == nil || len(s.facts) >= sessionFacts {
+			s.facts = make(map[string]facts, sessionFacts)
+		}
+		s.facts[q] = f
+	}
+	return f
 }

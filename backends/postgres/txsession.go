@@ -111,10 +111,11 @@ type TxSession struct {
 	nextStmt uint64
 
 	// Session mode.
-	pinned   bool        // the connection is kept for the whole session
-	parked   *serverConn // the connection taken at login, until the first message
-	channels []string    // LISTEN channels, as last read back
-	restore  bool        // the connection was lost: the next one listens again
+	facts    map[string]facts // statement texts analysed (textFacts)
+	pinned   bool             // the connection is kept for the whole session
+	parked   *serverConn      // the connection taken at login, until the first message
+	channels []string         // LISTEN channels, as last read back
+	restore  bool             // the connection was lost: the next one listens again
 
 	holding  atomic.Bool
 	broken   atomic.Bool
@@ -516,7 +517,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	case 'Q':
 		s.syncsInCopy = 0
 		q := queryText(f.Body)
-		s.noteEffects(analyze(q), sc)
+		s.noteEffects(s.textFacts(q).fx, sc)
 		e := reply{kind: rQuery}
 		rewritten, ok := s.sqlStatementRef(q, sc, &e)
 		// A simple Query destroys the unnamed statement.
@@ -635,9 +636,9 @@ func (s *TxSession) record(f backends.Frame) {
 	}
 	switch f.Type {
 	case 'Q':
-		s.replayable = replayable(queryText(f.Body))
+		s.replayable = s.textFacts(queryText(f.Body)).replayable
 	case 'P':
-		if _, q, _, ok := backends.TwoCStrings(f.Body); !ok || !replayable(q) {
+		if _, q, _, ok := backends.TwoCStrings(f.Body); !ok || !s.textFacts(q).replayable {
 			s.replayable = false
 		}
 	case 'B':
@@ -689,8 +690,9 @@ func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
 		s.buf = f.AppendWire(s.buf)
 		return nil
 	}
-	s.noteEffects(analyze(query), sc)
-	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: replayable(query)}
+	tf := s.textFacts(query)
+	s.noteEffects(tf.fx, sc)
+	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: tf.replayable}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
 		s.unnSeq++
