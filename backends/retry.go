@@ -38,9 +38,13 @@ func (b *Backoff) Next() time.Duration {
 type Reconnector struct {
 	Timeout time.Duration
 
-	down      atomic.Bool
-	mu        sync.Mutex // held by the caller that retries
-	gaveUp    time.Time  // under mu: when the last one gave up
+	down atomic.Bool
+	// turn is held by the caller that retries: a channel, so that the
+	// others can stop waiting for it when their context ends (a cancel
+	// request).
+	once      sync.Once
+	turn      chan struct{}
+	gaveUp    time.Time // under turn: when the last one gave up
 	gaveUpErr error
 }
 
@@ -64,8 +68,13 @@ func (r *Reconnector) Do(ctx context.Context, try func(context.Context) error, r
 		r.down.Store(true)
 	}
 	waitFrom := time.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.once.Do(func() { r.turn = make(chan struct{}, 1) })
+	select {
+	case r.turn <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-r.turn }()
 	if r.gaveUp.After(waitFrom) {
 		return false, r.gaveUpErr // retried for this caller already
 	}
@@ -81,6 +90,8 @@ func (r *Reconnector) Do(ctx context.Context, try func(context.Context) error, r
 			return r.down.Swap(false), nil
 		}
 		if !retryable(err) && ctx.Err() == nil && time.Now().Before(deadline) {
+			// The server answered (a refused login, say): it is up.
+			r.down.Store(false)
 			return false, err
 		}
 		d := bo.Next()

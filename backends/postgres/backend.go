@@ -167,8 +167,11 @@ type serverConn struct {
 	// listenChanged: LISTEN or UNLISTEN ran; session mode reads the
 	// channels back between statements.
 	listenChanged bool
-	synced        *TxSession // the session whose settings were last applied
-	syncVer       uint64     // ... at this version of them
+	// unread: a read-back of the session's state failed (session mode);
+	// it is tried again after the next statement.
+	unread  bool
+	synced  *TxSession // the session whose settings were last applied
+	syncVer uint64     // ... at this version of them
 }
 
 // startup is the set of startup parameters a server connection was opened

@@ -473,7 +473,18 @@ func (s *TxSession) syncSettings(ctx context.Context, sc *serverConn) error {
 			pairs = append(pairs, [2]string{name, v})
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(s.fixed)) {
+	// The role last: set first, it could forbid a setting only the
+	// session user may make (session_replication_role, ...).
+	fixedNames := slices.SortedFunc(maps.Keys(s.fixed), func(a, b string) int {
+		if (a == "role") != (b == "role") {
+			if a == "role" {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	for _, name := range fixedNames {
 		if v, ok := sc.applied[name]; !ok || v != s.fixed[name] {
 			pairs = append(pairs, [2]string{name, s.fixed[name]})
 		}
@@ -487,11 +498,12 @@ func (s *TxSession) syncSettings(ctx context.Context, sc *serverConn) error {
 	fixed, version := maps.Clone(s.fixed), s.version
 	s.mu.Unlock()
 
-	var stmts []string
+	// Resets first: a role the connection still has from before must
+	// not forbid what this session sets.
+	stmts := resets
 	if len(pairs) > 0 {
 		stmts = append(stmts, setConfigSQL(pairs))
 	}
-	stmts = append(stmts, resets...)
 	if len(stmts) > 0 {
 		if err := sc.roundTrip(ctx, strings.Join(stmts, "; ")); err != nil {
 			return err
@@ -1053,7 +1065,7 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 // connection is closed and the pool reset: its neighbours are suspect.
 func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) *serverConn {
 	s.mu.Lock()
-	stateLost := s.pinned && sc.dirty
+	stateLost := s.pinned && (sc.dirty || sc.unread)
 	s.mu.Unlock()
 	if stateLost {
 		s.sessionLost(sc, w)
@@ -1127,6 +1139,16 @@ func (s *TxSession) replay(sc *serverConn, errorSent bool) (next *serverConn, re
 	// bookkeeping is undone, newest first, and redone on the new one.
 	for i := len(s.queue) - 1; i >= 0; i-- {
 		s.undo(sc, s.queue[i], false)
+	}
+	// A named Parse answered already (before a Flush) recorded its
+	// statement: sent again, it records it anew.
+	for _, f := range s.sent {
+		if f.Type != 'P' {
+			continue
+		}
+		if name, _, _, ok := backends.TwoCStrings(f.Body); ok && name != "" {
+			delete(s.stmts, name)
+		}
 	}
 	waiting := slices.Clone(s.queue)
 	sent := s.sent
@@ -1261,9 +1283,11 @@ func (s *TxSession) readBack(sc *serverConn, w backends.FrameWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		sc.dirty = true
+		// Until a read-back succeeds, the session's state is unknown.
+		sc.unread = true
 		return
 	}
+	sc.unread = false
 	s.fixed, s.channels = fixed, channels
 	s.version++
 	sc.applied = maps.Clone(fixed)
@@ -1419,7 +1443,7 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 				// on a new connection from here.
 				s.sent, s.replayable, s.answered = s.sent[:0], true, false
 				s.structural, s.skipReplies = 0, 0
-				if sc.settingsChanged || sc.listenChanged {
+				if sc.settingsChanged || sc.listenChanged || sc.unread {
 					s.paused = make(chan struct{})
 					return 0, nil, readBack
 				}

@@ -345,12 +345,21 @@ func Writes(stmt string, d Dialect) WriteSet {
 		}
 		return ws
 	case DDL:
+		if info.Command == "SELECT" && (d == MySQL || d == AnyDialect) && intoUserVariable(stmt) {
+			ws.Session = true // MySQL's SELECT ... INTO @v sets a variable, no table
+			return ws
+		}
 		ws.all("DDL: " + info.Command)
 		ws.Session = createsTemp(stmt)
 		return ws
 	case Other:
 		switch info.Command {
-		case "", "VACUUM", "ANALYZE", "CHECKPOINT", "LOCK TABLE", "FETCH", "MOVE",
+		case "LOCK TABLE":
+			// MySQL's LOCK TABLES holds its locks for the session, until
+			// UNLOCK TABLES (PostgreSQL's, for the transaction).
+			ws.Session = d == MySQL || d == AnyDialect
+			return ws
+		case "", "VACUUM", "ANALYZE", "CHECKPOINT", "FETCH", "MOVE",
 			"CLOSE CURSOR", "CLOSE CURSOR ALL", "NOTIFY", "COPY", "DESCRIBE", "DESC",
 			"EXPLAIN", "CLUSTER", "REINDEX":
 			// Change no rows (COPY here is COPY ... TO).
@@ -404,6 +413,9 @@ func Writes(stmt string, d Dialect) WriteSet {
 	ws.Session = ws.Session || w.session
 	if sc.intoTop && intoTemp(stmt) {
 		ws.Session = true
+	}
+	if (d == MySQL || d == AnyDialect) && intoUserVariable(stmt) {
+		ws.Session = true // SELECT ... INTO @v
 	}
 	switch {
 	case w.mayWrite && w.unknown != "":
@@ -502,6 +514,21 @@ func intoTemp(stmt string) bool {
 			if k := kw(toks[i+1]); k == "TEMP" || k == "TEMPORARY" {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// intoUserVariable reports MySQL's SELECT ... INTO @var.
+func intoUserVariable(stmt string) bool {
+	if !ContainsFold(stmt, "into") || !strings.Contains(stmt, "@") {
+		return false
+	}
+	toks := Significant(stmt)
+	for i := 0; i+1 < len(toks); i++ {
+		if toks[i].Kind == TokIdent && strings.EqualFold(toks[i].Text, "into") &&
+			toks[i+1].Kind == TokOperator && strings.HasPrefix(toks[i+1].Text, "@") {
+			return true
 		}
 	}
 	return false

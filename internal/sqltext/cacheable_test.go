@@ -305,6 +305,12 @@ func TestWrites(t *testing.T) {
 		session bool
 	}{
 		{"select writes nothing", pg, "SELECT * FROM t", nil, false, false},
+		{"mysql select into a user variable", my, "SELECT count(*) INTO @n FROM t", nil, false, true},
+		{"mysql get_lock holds a lock for the session", my, "SELECT GET_LOCK('x', 0)", nil, false, true},
+		{"mysql lock tables holds locks for the session", my, "LOCK TABLES t READ", nil, false, true},
+		{"postgres lock table is the transaction's", pg, "LOCK TABLE t", nil, false, false},
+		{"session advisory lock", pg, "SELECT pg_advisory_lock(1)", nil, false, true},
+		{"transaction advisory lock", pg, "SELECT pg_advisory_xact_lock(1)", nil, false, false},
 		{"for update writes nothing", pg, "SELECT * FROM t FOR UPDATE", nil, false, false},
 		{"insert", pg, "INSERT INTO t (a, b) VALUES (1, 2)", []string{"t"}, false, false},
 		{"insert select reads the source", pg, "INSERT INTO t SELECT * FROM u", []string{"t"}, false, false},

@@ -766,7 +766,9 @@ func (w *walker) call(i, end int) {
 		switch name {
 		case "nextval", "setval":
 			w.sequence(open)
-		case "set_config":
+		case "set_config", "get_lock", "pg_advisory_lock", "pg_advisory_lock_shared",
+			"pg_try_advisory_lock", "pg_try_advisory_lock_shared":
+			// A setting or a lock held for the session.
 			w.session = true
 		}
 		if writingFunction(name) {
