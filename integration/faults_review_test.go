@@ -208,3 +208,39 @@ func TestReview6CancelWhileWaitingForAnotherRetry(t *testing.T) {
 		})
 	}
 }
+
+// A superuser client that changes its session user with set_config (not
+// only with SET SESSION AUTHORIZATION) must not hand that user to the
+// next client of its server connection (transaction mode, pool of one),
+// and in session mode its session cannot go on without it after a cut.
+func TestSessionAuthorizationBySetConfig(t *testing.T) {
+	admin := directPG(t)
+	role := "xcp_auth_" + randHex()
+	if err := admin.Exec(ctxT(t), "CREATE ROLE "+role+" LOGIN").Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Exec(context.Background(), "DROP ROLE "+role).Close() })
+	setUser := "SELECT set_config('session_authorization', '" + role + "', false)"
+
+	t.Run("transaction", func(t *testing.T) {
+		p := startProxy(t, pgSecrets(t, "pg", "pool_mode = \"transaction\"\npool_size = 1"), proxyOptions{quiet: true})
+		a := p.Connect(t, "pg")
+		mustExec(t, a, setUser)
+		b := p.Connect(t, "pg")
+		if got := queryString(t, b, "SELECT session_user::text"); got == role {
+			t.Fatalf("the next client runs as %s", got)
+		}
+	})
+	t.Run("session", func(t *testing.T) {
+		r := startRelay(t, mustHost(t))
+		p := startProxy(t, relayedSecretsMode(t, r, "session", ""), proxyOptions{quiet: true})
+		c := p.Connect(t, "pg")
+		mustExec(t, c, setUser)
+		r.cut()
+		time.Sleep(200 * time.Millisecond)
+		_, err := c.Exec(ctxT(t), "SELECT session_user")
+		if pe := wantCode(t, err, "08006"); pe.Severity != "FATAL" {
+			t.Fatalf("severity %s: the session went on as another user", pe.Severity)
+		}
+	})
+}

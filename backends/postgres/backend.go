@@ -149,6 +149,7 @@ type serverConn struct {
 	pid       uint32
 	secret    []byte
 	params    map[string]string // ParameterStatus values
+	loginAuth string            // session_authorization at login
 	idleSince time.Time
 	gen       uint64    // Backend.gen when it was opened
 	expires   time.Time // when MaxLifetime ends it (zero: never)
@@ -408,7 +409,8 @@ func (b *Backend) dial(ctx context.Context, st startup) (*serverConn, error) {
 	endBackgroundRead(hc.Conn)
 	sc := &serverConn{conn: hc.Conn, r: bufio.NewReaderSize(hc.Conn, 32<<10), startup: st.key, gen: b.gen.Load(),
 		pid: hc.PID, secret: hc.SecretKey, params: maps.Clone(hc.ParameterStatuses),
-		prepared: map[string]uint64{}, applied: map[string]string{}}
+		loginAuth: hc.ParameterStatuses["session_authorization"],
+		prepared:  map[string]uint64{}, applied: map[string]string{}}
 	if lt := b.opts.MaxLifetime; lt > 0 {
 		sc.expires = time.Now().Add(backends.Lifetime(lt))
 	}

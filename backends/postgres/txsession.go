@@ -1391,6 +1391,11 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 		var ps pgproto3.ParameterStatus
 		if ps.Decode(body) == nil {
 			sc.params[ps.Name] = ps.Value
+			if ps.Name == "session_authorization" && ps.Value != sc.loginAuth {
+				// Another user, however it was set (set_config too): only
+				// DISCARD ALL undoes it, and no new connection has it.
+				sc.dirty = true
+			}
 			if _, ok := s.want[ps.Name]; ok && s.want[ps.Name] != ps.Value {
 				s.want[ps.Name] = ps.Value
 				s.version++
