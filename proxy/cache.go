@@ -594,16 +594,18 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 			return cache.Key{}, cacheInfo{}, false
 		}
 	}
-	if bindArgs == nil || p == nil || shape[len(shape)-1] != 'E' || bytes.Count(shape, []byte{'E'}) != 1 {
+	if bindArgs == nil || p == nil || !cacheableShape(shape) {
 		return cache.Key{}, cacheInfo{}, false
 	}
 	ci := rc.classifyText(p.query)
 	if !ci.Cacheable || ci.NoCache {
 		return cache.Key{}, ci, false
 	}
+	// Every value is checked, binary ones too: a text parameter sent in
+	// binary is the same bytes.
 	timeDependent := false
-	if !eachBindParam(bindArgs, func(format int16, v []byte) bool {
-		timeDependent = format == 0 && v != nil && sqltext.TimeDependentLiteral(string(v))
+	if !eachBindParam(bindArgs, func(_ int16, v []byte) bool {
+		timeDependent = v != nil && sqltext.TimeDependentLiteral(string(v))
 		return !timeDependent
 	}) || timeDependent {
 		return cache.Key{}, cacheInfo{}, false
@@ -615,6 +617,21 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 	key.ParamTypes = p.types
 	key.Bind = bindArgs
 	return key, ci, true
+}
+
+// cacheableShape reports a batch the key describes: an optional Parse of
+// the unnamed statement, one Bind of it (or of a named statement), an
+// optional Describe of the portal, one Execute. Any other order (a Parse
+// after the Bind, two Binds) runs something other than the text keyed.
+func cacheableShape(shape []byte) bool {
+	if len(shape) > 0 && shape[0] == 'P' {
+		shape = shape[1:]
+	}
+	switch string(shape) {
+	case "BE", "BDE":
+		return true
+	}
+	return false
 }
 
 // bindNames splits a Bind body into its portal and statement names and
@@ -751,7 +768,7 @@ func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) 
 			rc.c.InvalidateAll(rc.conn)
 			return forward()
 		}
-		if wrap && strings.HasPrefix(key.Shape, "P") {
+		if wrap && strings.Contains(key.Shape, "P") {
 			rc.unnamedGone = true // the proxy's COMMIT destroyed it
 		}
 		if rc.s.debug {
@@ -762,7 +779,7 @@ func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) 
 		if rc.s.debug {
 			rc.s.log.Debug("result cache "+res.Source.String(), "key", id.String())
 		}
-		if strings.HasPrefix(key.Shape, "P") {
+		if strings.Contains(key.Shape, "P") {
 			rc.unnamedGone = true // the server never saw this Parse
 		}
 		rc.pendBound = rc.pendBound[:0] // reads: nothing to invalidate

@@ -427,6 +427,8 @@ func TestTimeDependentLiteral(t *testing.T) {
 	for in, want := range map[string]bool{
 		"now": true, " Today ": true, "TOMORROW": true, "yesterday": true,
 		"2024-01-01": false, "epoch": false, "nowhere": false, "": false, "no": false,
+		"today 10:00": true, "10:00 tomorrow": true, "yesterday 23:59:59.5": true,
+		"now()": false, "snow": false, "right now!": false,
 	} {
 		if got := TimeDependentLiteral(in); got != want {
 			t.Errorf("TimeDependentLiteral(%q) = %v, want %v", in, got, want)

@@ -216,16 +216,37 @@ var bareVolatile = map[string]string{
 // SELECT ... WHERE ts > $1::timestamptz with $1 = 'today' is as
 // time-dependent as the literal.
 func TimeDependentLiteral(s string) bool {
-	s = trimSpace(s)
-	if len(s) < 3 || len(s) > 9 {
+	if len(s) < 3 || len(s) > 64 {
 		return false
 	}
-	switch strings.ToLower(s) {
-	case "now", "today", "tomorrow", "yesterday":
-		return true
+	// The words count anywhere: PostgreSQL reads 'today 10:00' and
+	// '10:00 tomorrow' too. A text that merely contains one of them (a
+	// title, a name) is taken for a time as well: not cached, never
+	// wrong.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isASCIILetter(c) && (c < '0' || c > '9') && !strings.ContainsRune(" \t:+-./,", rune(c)) {
+			return false // not how a date or time is written ('now()')
+		}
+	}
+	for i := 0; i < len(s); {
+		if !isASCIILetter(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isASCIILetter(s[j]) {
+			j++
+		}
+		switch strings.ToLower(s[i:j]) {
+		case "now", "today", "tomorrow", "yesterday":
+			return true
+		}
+		i = j
 	}
 	return false
 }
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // volatileRelation reports why reading relation t may return a different
 // answer without any write through the proxy, or "".
