@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"io"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -81,9 +83,11 @@ func TestSessionStateSurvivesCut(t *testing.T) {
 }
 
 // Session mode: state the proxy cannot give a new connection (here a
-// temporary table) makes the loss of the connection end the session with
-// FATAL 08006, rather than let it go on without the table. After DISCARD
-// ALL nothing of it is left, and the session survives a cut again.
+// temporary table, a statement prepared with SQL PREPARE) makes the loss
+// of the connection end the session with FATAL 08006, rather than let it
+// go on without it. After DISCARD ALL (or DISCARD TEMP, DEALLOCATE, CLOSE
+// ALL for what each drops) nothing of it is left, and the session
+// survives a cut again.
 func TestSessionStateThatCannotBeRestored(t *testing.T) {
 	r := startRelay(t, mustHost(t))
 	p := startProxy(t, relayedSecretsMode(t, r, "session", ""), proxyOptions{quiet: true})
@@ -95,13 +99,80 @@ func TestSessionStateThatCannotBeRestored(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	mustExec(t, c, "SELECT 1")
 
+	// What is dropped again is forgotten too: DISCARD TEMP, DEALLOCATE,
+	// CLOSE ALL.
+	c = p.Connect(t, "pg")
+	mustExec(t, c, "CREATE TEMP TABLE xcp_scratch (a int)")
+	mustExec(t, c, "DISCARD TEMP")
+	mustExec(t, c, "PREPARE xcp_q AS SELECT 1")
+	mustExec(t, c, "DEALLOCATE xcp_q")
+	mustExec(t, c, "BEGIN; DECLARE xcp_c CURSOR WITH HOLD FOR SELECT 1; COMMIT")
+	mustExec(t, c, "CLOSE ALL")
+	r.cut()
+	time.Sleep(200 * time.Millisecond)
+	mustExec(t, c, "SELECT 1")
+
+	// A statement still prepared: FATAL.
+	c = p.Connect(t, "pg")
+	mustExec(t, c, "PREPARE xcp_q AS SELECT 1")
+	mustExec(t, c, "PREPARE xcp_r AS SELECT 2")
+	mustExec(t, c, "DEALLOCATE xcp_q")
+	r.cut()
+	time.Sleep(200 * time.Millisecond)
+	_, err := c.Exec(ctxT(t), "EXECUTE xcp_r")
+	if pe := wantCode(t, err, "08006"); pe.Severity != "FATAL" {
+		t.Fatalf("%s %s", pe.Severity, pe.Message)
+	}
+
 	c = p.Connect(t, "pg")
 	mustExec(t, c, "CREATE TEMP TABLE xcp_scratch (a int)")
 	r.cut()
 	time.Sleep(200 * time.Millisecond)
-	_, err := c.Exec(ctxT(t), "SELECT count(*) FROM xcp_scratch")
+	_, err = c.Exec(ctxT(t), "SELECT count(*) FROM xcp_scratch")
 	pe := wantCode(t, err, "08006")
 	if pe.Severity != "FATAL" || !strings.Contains(pe.Message, "temporary tables") {
 		t.Fatalf("%s %s", pe.Severity, pe.Message)
+	}
+}
+
+// psql, a real client, in session mode: its connection is cut between two
+// statements (and it is told nothing); the second statement runs on a new
+// server connection with the session's settings and prepared statement,
+// and psql never reconnects or reports an error.
+func TestPsqlSessionSurvivesCut(t *testing.T) {
+	psql := psqlPath(t)
+	r := startRelay(t, mustHost(t))
+	p := startProxy(t, relayedSecretsMode(t, r, "session", ""), proxyOptions{quiet: true})
+	cmd := exec.Command(psql, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", p.URL("pg"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(stdin, s+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("SET TimeZone = 'Asia/Tokyo';")
+	send("PREPARE q AS SELECT 1;") // SQL PREPARE would end the session: not used
+	send("DEALLOCATE q;")
+	send("SELECT pg_backend_pid() AS before \\gset")
+	time.Sleep(500 * time.Millisecond)
+	r.cut()
+	time.Sleep(200 * time.Millisecond)
+	send("SELECT current_setting('TimeZone'), pg_backend_pid() <> :before;")
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("psql: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if got := lines[len(lines)-1]; got != "Asia/Tokyo|t" || errOut.Len() > 0 {
+		t.Fatalf("after the cut: %q (stderr %q)", out.String(), errOut.String())
 	}
 }

@@ -168,6 +168,9 @@ type serverConn struct {
 	// listenChanged: LISTEN or UNLISTEN ran; session mode reads the
 	// channels back between statements.
 	listenChanged bool
+	// held: the kinds of state no new connection can have that the
+	// session may have made here (session mode; see effects).
+	held held
 	// unread: a read-back of the session's state failed (session mode);
 	// it is tried again after the next statement.
 	unread  bool

@@ -26,11 +26,28 @@ type effects struct {
 	// Transaction mode treats LISTEN as dirty; session mode reads the
 	// channels back, to listen again on a new connection.
 	listen bool
+	// held is which of the dirty kinds (session mode follows them, to
+	// know when nothing is left that a new connection would lack).
+	held held
+	// prepared and deallocated are the SQL-level statement names PREPARE
+	// makes and DEALLOCATE drops ("" for DEALLOCATE ALL).
+	prepared, deallocated []string
 }
+
+// held is a set of kinds of session state no new connection can have.
+type held uint8
+
+const (
+	heldTemp   held = 1 << iota // temporary objects (DISCARD TEMP drops them)
+	heldCursor                  // cursors WITH HOLD (CLOSE ALL)
+	heldLock                    // session advisory locks
+	heldAuth                    // another session user
+	heldOther                   // LOAD, dblink connections, ...
+)
 
 // effectWords are the only words that can start an effect: text without
 // any of them (most statements) is not analysed further.
-var effectWords = []string{"set", "discard", "listen", "prepare", "temp", "advisory", "hold", "authorization", "dblink", "load"}
+var effectWords = []string{"set", "discard", "listen", "prepare", "deallocate", "temp", "advisory", "hold", "authorization", "dblink", "load"}
 
 // dirtyCalls are functions whose effect outlives the transaction.
 var dirtyCalls = map[string]bool{
@@ -50,26 +67,42 @@ func analyze(sql string) effects {
 		switch {
 		case info.Kind == sqltext.Session:
 			switch info.Command {
-			case "SHOW", "SET CONSTRAINTS", "DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP", "DEALLOCATE", "DEALLOCATE ALL":
+			case "SHOW", "SET CONSTRAINTS", "DISCARD PLANS", "DISCARD SEQUENCES", "DISCARD TEMP":
 				// Nothing that outlives the transaction and is not
 				// followed from the command tag.
+			case "DEALLOCATE", "DEALLOCATE ALL":
+				if name, ok := statementName(toks, "deallocate"); ok {
+					fx.deallocated = append(fx.deallocated, name)
+				}
 			case "LISTEN", "UNLISTEN":
 				fx.listen = true
 			case "SET", "RESET", "DISCARD ALL":
 				if word(toks, 1, "session") && word(toks, 2, "authorization") {
+					// Followed from the session_authorization it reports.
 					fx.dirty = true
 				} else if !word(toks, 1, "local") && !word(toks, 1, "transaction") && !word(toks, 1, "constraints") {
 					fx.settings = true
 				}
-			default: // PREPARE, ...
+			case "PREPARE":
 				fx.dirty = true
+				if name, ok := statementName(toks, "prepare"); ok {
+					fx.prepared = append(fx.prepared, name)
+				} else {
+					fx.held |= heldOther
+				}
+			default:
+				fx.dirty = true
+				fx.held |= heldOther
 			}
 		case info.Kind == sqltext.DDL && (hasWord(toks, "temp", "temporary") || mentionsPgTemp(toks)):
 			fx.dirty = true
+			fx.held |= heldTemp
 		case info.Command == "DECLARE CURSOR" && hasWord(toks, "hold"):
 			fx.dirty = true
+			fx.held |= heldCursor
 		case info.Command == "LOAD":
 			fx.dirty = true
+			fx.held |= heldOther
 		}
 		for _, t := range toks {
 			if t.Kind != sqltext.TokIdent {
@@ -78,6 +111,11 @@ func analyze(sql string) effects {
 			switch w := strings.ToLower(t.Text); {
 			case dirtyCalls[w]:
 				fx.dirty = true
+				if strings.HasPrefix(w, "pg_") {
+					fx.held |= heldLock
+				} else {
+					fx.held |= heldOther
+				}
 			case w == "set_config":
 				fx.settings = true
 			}
@@ -98,6 +136,46 @@ func (s *TxSession) noteEffects(fx effects, sc *serverConn) {
 	if fx.listen {
 		sc.listenChanged = true
 	}
+	sc.held |= fx.held
+	if s.pinned {
+		for _, name := range fx.deallocated {
+			if name == "" {
+				clear(s.sqlPrepared)
+			} else {
+				delete(s.sqlPrepared, name)
+			}
+		}
+		for _, name := range fx.prepared {
+			if s.sqlPrepared == nil {
+				s.sqlPrepared = map[string]bool{}
+			}
+			s.sqlPrepared[name] = true
+		}
+	}
+}
+
+// statementName reads the statement name after PREPARE or DEALLOCATE
+// [PREPARE] as PostgreSQL folds it; "" for DEALLOCATE ALL.
+func statementName(toks []sqltext.Token, verb string) (string, bool) {
+	if !word(toks, 0, verb) {
+		return "", false
+	}
+	i := 1
+	if verb == "deallocate" && word(toks, 1, "prepare") {
+		i = 2
+	}
+	if i >= len(toks) {
+		return "", false
+	}
+	switch t := toks[i]; {
+	case verb == "deallocate" && word(toks, i, "all"):
+		return "", true
+	case t.Kind == sqltext.TokIdent:
+		return strings.ToLower(t.Text), true
+	case t.Kind == sqltext.TokQuotedIdent:
+		return t.Value(), true
+	}
+	return "", false
 }
 
 // word reports whether toks[i] is the word w.

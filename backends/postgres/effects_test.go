@@ -1,6 +1,9 @@
 package postgres
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestAnalyze(t *testing.T) {
 	tests := []struct {
@@ -73,6 +76,31 @@ func TestReplayable(t *testing.T) {
 	} {
 		if got := replayable(q); got != want {
 			t.Errorf("replayable(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// The kinds of state session mode follows, and the statement names of
+// PREPARE and DEALLOCATE.
+func TestHeldState(t *testing.T) {
+	for _, tc := range []struct {
+		sql                   string
+		held                  held
+		prepared, deallocated []string
+	}{
+		{sql: "CREATE TEMP TABLE x (a int)", held: heldTemp},
+		{sql: "DECLARE c CURSOR WITH HOLD FOR SELECT 1", held: heldCursor},
+		{sql: "SELECT pg_advisory_lock(1)", held: heldLock},
+		{sql: "LOAD 'auto_explain'", held: heldOther},
+		{sql: `PREPARE Q1 (int) AS SELECT $1`, prepared: []string{"q1"}},
+		{sql: `PREPARE "Q2" AS SELECT 1`, prepared: []string{"Q2"}},
+		{sql: "DEALLOCATE PREPARE q1", deallocated: []string{"q1"}},
+		{sql: "DEALLOCATE ALL", deallocated: []string{""}},
+	} {
+		fx := analyze(tc.sql)
+		if fx.held != tc.held || !slices.Equal(fx.prepared, tc.prepared) || !slices.Equal(fx.deallocated, tc.deallocated) {
+			t.Errorf("analyze(%q) = held %b, prepared %q, deallocated %q; want %b, %q, %q",
+				tc.sql, fx.held, fx.prepared, fx.deallocated, tc.held, tc.prepared, tc.deallocated)
 		}
 	}
 }

@@ -111,11 +111,14 @@ type TxSession struct {
 	nextStmt uint64
 
 	// Session mode.
-	facts    map[string]facts // statement texts analysed (textFacts)
-	pinned   bool             // the connection is kept for the whole session
-	parked   *serverConn      // the connection taken at login, until the first message
-	channels []string         // LISTEN channels, as last read back
-	restore  bool             // the connection was lost: the next one listens again
+	facts map[string]facts // statement texts analysed (textFacts)
+	// sqlPrepared: the SQL-level statements the session may hold (PREPARE;
+	// session mode: no new connection has them).
+	sqlPrepared map[string]bool
+	pinned      bool        // the connection is kept for the whole session
+	parked      *serverConn // the connection taken at login, until the first message
+	channels    []string    // LISTEN channels, as last read back
+	restore     bool        // the connection was lost: the next one listens again
 
 	holding  atomic.Bool
 	broken   atomic.Bool
@@ -279,7 +282,7 @@ func (s *TxSession) TxStatus() byte {
 // when the client holds none.
 func (s *TxSession) Handle(ctx context.Context, f backends.Frame, w backends.Writer) error {
 	if s.broken.Load() {
-		return s.lost()
+		return errSessionLost // the client was told (sessionLost)
 	}
 	fw, ok := w.(backends.FrameWriter)
 	if !ok {
@@ -634,6 +637,10 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	s.buf = f.AppendWire(s.buf)
 	return false, nil
 }
+
+// errSessionLost ends a session that was told with FATAL that it cannot
+// go on (sessionLost).
+var errSessionLost = errors.New("the session ended: its server connection was lost with state that cannot be restored")
 
 // errCanceled is the cause of a wait for a connection ended by a cancel
 // request.
@@ -1065,7 +1072,7 @@ func (s *TxSession) pump(sc *serverConn, w backends.FrameWriter, done chan struc
 // connection is closed and the pool reset: its neighbours are suspect.
 func (s *TxSession) connLost(sc *serverConn, w backends.FrameWriter, errorSent bool) *serverConn {
 	s.mu.Lock()
-	stateLost := s.pinned && (sc.dirty || sc.unread)
+	stateLost := s.pinned && (sc.held != 0 || len(s.sqlPrepared) > 0 || sc.unread)
 	s.mu.Unlock()
 	if stateLost {
 		s.sessionLost(sc, w)
@@ -1391,10 +1398,16 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 		var ps pgproto3.ParameterStatus
 		if ps.Decode(body) == nil {
 			sc.params[ps.Name] = ps.Value
-			if ps.Name == "session_authorization" && ps.Value != sc.loginAuth {
-				// Another user, however it was set (set_config too): only
-				// DISCARD ALL undoes it, and no new connection has it.
-				sc.dirty = true
+			if ps.Name == "session_authorization" {
+				if ps.Value != sc.loginAuth {
+					// Another user, however it was set (set_config too):
+					// only DISCARD ALL undoes it, and no new connection
+					// has it.
+					sc.dirty = true
+					sc.held |= heldAuth
+				} else {
+					sc.held &^= heldAuth
+				}
 			}
 			if _, ok := s.want[ps.Name]; ok && s.want[ps.Name] != ps.Value {
 				s.want[ps.Name] = ps.Value
@@ -1469,6 +1482,10 @@ func (s *TxSession) answer(sc *serverConn, typ byte, body []byte) (out byte, rew
 func (s *TxSession) commandDone(sc *serverConn, body []byte) {
 	tag, _ := backends.CString(body)
 	switch tag {
+	case "DISCARD TEMP":
+		sc.held &^= heldTemp
+	case "CLOSE CURSOR ALL":
+		sc.held &^= heldCursor
 	case "DEALLOCATE ALL", "DISCARD ALL":
 		clear(s.stmts)
 		clear(sc.prepared)
@@ -1478,7 +1495,8 @@ func (s *TxSession) commandDone(sc *serverConn, body []byte) {
 			if s.pinned {
 				// Everything the session held is gone from the server:
 				// nothing is left that a new connection would lack.
-				sc.dirty, sc.listenChanged = false, true
+				sc.dirty, sc.listenChanged, sc.held = false, true, 0
+				clear(s.sqlPrepared)
 			}
 		}
 	}
@@ -1600,7 +1618,7 @@ func discard(sc *serverConn) bool {
 	}
 	clear(sc.prepared)
 	clear(sc.applied)
-	sc.unnamed, sc.synced, sc.dirty, sc.settingsChanged = nil, nil, false, false
+	sc.unnamed, sc.synced, sc.dirty, sc.settingsChanged, sc.held = nil, nil, false, false, 0
 	return true
 }
 
