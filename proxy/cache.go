@@ -243,10 +243,11 @@ func (rc *resultCache) note(f backends.Frame) {
 			rc.pendParses = append(rc.pendParses, p)
 		}
 	case 'B':
-		stmt, ok := boundStatement(f.Body)
+		_, name, _, ok := bindNames(f.Body)
 		if !ok {
 			return
 		}
+		stmt := string(name) // "" without a copy for the unnamed statement
 		// What it writes is worked out when the request goes to the
 		// backend (newUnit): a cached answer never needs it.
 		if stmt == "" {
@@ -273,24 +274,6 @@ func (rc *resultCache) note(f backends.Frame) {
 	case 'E':
 		rc.syncsInCopy = 0
 	}
-}
-
-// boundStatement returns the statement a Bind body names, without
-// copying the common case (the unnamed statement).
-func boundStatement(body []byte) (string, bool) {
-	i := bytes.IndexByte(body, 0)
-	if i < 0 {
-		return "", false
-	}
-	rest := body[i+1:]
-	j := bytes.IndexByte(rest, 0)
-	if j < 0 {
-		return "", false
-	}
-	if j == 0 {
-		return "", true
-	}
-	return string(rest[:j]), true
 }
 
 // sessionEffects finds what a statement text does to the settings in

@@ -596,27 +596,6 @@ func (sc *serverConn) exchangeRaw(ctx context.Context, msg []byte, each func(typ
 	}
 }
 
-// query runs a simple query on an idle connection and returns its rows as
-// text (NULL as "").
-func (sc *serverConn) query(ctx context.Context, sql string) ([][]string, error) {
-	var rows [][]string
-	err := sc.exchange(ctx, sql, func(typ byte, body []byte) {
-		if typ != 'D' {
-			return
-		}
-		var d pgproto3.DataRow
-		if d.Decode(body) != nil {
-			return
-		}
-		row := make([]string, len(d.Values))
-		for i, v := range d.Values {
-			row[i] = string(v)
-		}
-		rows = append(rows, row)
-	})
-	return rows, err
-}
-
 // resync sends a Sync and reads up to its ReadyForQuery: it ends an
 // extended-protocol batch a client left unfinished, and the skipping of
 // messages after an error in one.

@@ -45,17 +45,9 @@ func (b *Backend) Open(ctx context.Context, p backends.SessionParams) (backends.
 	if err != nil {
 		return nil, err
 	}
-	s := &TxSession{b: b, id: b.sessions.Add(1), startup: st, stmts: map[string]*stmtDef{},
-		want: map[string]string{}, fixed: map[string]string{}, pinned: true, parked: sc}
-	for _, name := range slices.Sorted(maps.Keys(sc.params)) {
-		s.params = append(s.params, backends.Param{Name: name, Value: sc.params[name]})
-	}
-	for _, name := range settable {
-		if v, ok := sc.params[name]; ok {
-			s.want[name] = v
-		}
-	}
-	return s, nil
+	l := loginOf(sc)
+	return &TxSession{b: b, id: b.sessions.Add(1), startup: st, params: l.params, stmts: map[string]*stmtDef{},
+		want: l.want, fixed: map[string]string{}, pinned: true, parked: sc}, nil
 }
 
 // startupPairs lists the run-time settings among startup parameters,

@@ -229,6 +229,14 @@ func (b *Backend) learnLogin(ctx context.Context, st startup) (*login, error) {
 		return nil, &pgcode.Error{Severity: pgcode.SeverityFatal, Code: pgcode.ConnectionFailure,
 			Message: fmt.Sprintf("connection %q: the server did not complete the session setup", b.opts.Name)}
 	}
+	l := loginOf(sc)
+	b.release(sc, true)
+	return l, nil
+}
+
+// loginOf is what a fresh login on sc shows: its ParameterStatus values,
+// and those of them a client can change.
+func loginOf(sc *serverConn) *login {
 	l := &login{want: map[string]string{}}
 	for _, name := range slices.Sorted(maps.Keys(sc.params)) {
 		l.params = append(l.params, backends.Param{Name: name, Value: sc.params[name]})
@@ -238,8 +246,7 @@ func (b *Backend) learnLogin(ctx context.Context, st startup) (*login, error) {
 			l.want[name] = v
 		}
 	}
-	b.release(sc, true)
-	return l, nil
+	return l
 }
 
 // reportedName returns the server's spelling of a reported setting, or ""
@@ -521,7 +528,17 @@ func (s *TxSession) syncSettings(ctx context.Context, sc *serverConn) error {
 // what the server must get to s.buf. It reports whether the buffer must be
 // written now. Called with s.mu held.
 func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err error) {
-	s.record(f)
+	var mt msgText
+	switch f.Type {
+	case 'Q':
+		mt.query, mt.ok = queryText(f.Body), true
+	case 'P':
+		mt.name, mt.query, mt.oids, mt.ok = backends.TwoCStrings(f.Body)
+	}
+	if mt.ok {
+		mt.facts = s.textFacts(mt.query)
+	}
+	s.record(f, mt.facts.replayable)
 	if s.errSkip && f.Type != 'S' {
 		// The server skips everything up to the Sync: pass it on as it
 		// is, with no bookkeeping, since none of it takes effect.
@@ -531,8 +548,8 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	switch f.Type {
 	case 'Q':
 		s.syncsInCopy = 0
-		q := queryText(f.Body)
-		s.noteEffects(s.textFacts(q).fx, sc)
+		q := mt.query
+		s.noteEffects(mt.facts.fx, sc)
 		e := reply{kind: rQuery}
 		rewritten, ok := s.sqlStatementRef(q, sc, &e)
 		// A simple Query destroys the unnamed statement.
@@ -583,7 +600,7 @@ func (s *TxSession) translate(f backends.Frame, sc *serverConn) (flush bool, err
 	s.unsynced = true
 	switch f.Type {
 	case 'P':
-		return false, s.parse(f, sc)
+		return false, s.parse(f, sc, mt)
 	case 'B':
 		portal, stmt, rest, ok := backends.TwoCStrings(f.Body)
 		if !ok {
@@ -646,20 +663,27 @@ var errSessionLost = errors.New("the session ended: its server connection was lo
 // request.
 var errCanceled = errors.New("canceled by the client")
 
+// msgText is the statement text of a Query or Parse, read once per
+// message: its Parse name and parameter types, whether it was well formed,
+// and what the text does (textFacts).
+type msgText struct {
+	name, query string
+	oids        []byte
+	ok          bool
+	facts       facts
+}
+
 // record keeps a copy of a client message while the transaction may be
-// replayed, and notes whether it still may be. Called with s.mu held.
-func (s *TxSession) record(f backends.Frame) {
+// replayed, and notes whether it still may be; textReplayable says it of
+// the text of a Query or Parse. Called with s.mu held.
+func (s *TxSession) record(f backends.Frame, textReplayable bool) {
 	if !s.replayable || s.answered {
 		s.sent = s.sent[:0]
 		return
 	}
 	switch f.Type {
-	case 'Q':
-		s.replayable = s.textFacts(queryText(f.Body)).replayable
-	case 'P':
-		if _, q, _, ok := backends.TwoCStrings(f.Body); !ok || !s.textFacts(q).replayable {
-			s.replayable = false
-		}
+	case 'Q', 'P':
+		s.replayable = s.replayable && textReplayable
 	case 'B':
 		_, stmt, _, ok := backends.TwoCStrings(f.Body)
 		def := s.unnamed
@@ -702,16 +726,15 @@ var noStatement = []byte("xcp_none\x00")
 const maxServerStatements = 1000
 
 // parse handles a client Parse.
-func (s *TxSession) parse(f backends.Frame, sc *serverConn) error {
-	name, query, oids, ok := backends.TwoCStrings(f.Body)
-	if !ok {
+func (s *TxSession) parse(f backends.Frame, sc *serverConn, mt msgText) error {
+	if !mt.ok {
 		s.queue = append(s.queue, reply{kind: rFailure})
 		s.buf = f.AppendWire(s.buf)
 		return nil
 	}
-	tf := s.textFacts(query)
-	s.noteEffects(tf.fx, sc)
-	def := &stmtDef{query: query, oids: slices.Clone(oids), readOnly: tf.replayable}
+	name, query := mt.name, mt.query
+	s.noteEffects(mt.facts.fx, sc)
+	def := &stmtDef{query: query, oids: slices.Clone(mt.oids), readOnly: mt.facts.replayable}
 	if name == "" {
 		e := reply{kind: rParse, unnamed: true, prevUnn: s.unnamed, prevOwn: sc.unnamed, prevSeq: sc.unnSeq}
 		s.unnSeq++
@@ -1263,29 +1286,8 @@ func (s *TxSession) pinnedIdle() bool {
 // pump, before the ReadyForQuery that ends those statements. If it fails,
 // the session's state is unknown, and losing the connection ends it.
 func (s *TxSession) readBack(sc *serverConn, w backends.FrameWriter) {
-	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	defer cancel()
-	fixed := map[string]string{}
-	var channels []string
-	err := sc.exchange(ctx, readBackSQL, func(typ byte, body []byte) {
-		switch typ {
-		case 'A':
-			_ = w.SendFrame(typ, body) // a notification arrives any time
-		case 'D':
-			var d pgproto3.DataRow
-			if d.Decode(body) != nil || len(d.Values) != 3 {
-				return
-			}
-			name := string(d.Values[1])
-			switch string(d.Values[0]) {
-			case "l":
-				channels = append(channels, name)
-			case "s":
-				if reportedName(sc.params, name) == "" {
-					fixed[name] = string(d.Values[2])
-				}
-			}
-		}
+	fixed, channels, err := sc.readState(func(body []byte) {
+		_ = w.SendFrame('A', body) // a notification arrives any time
 	})
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1295,18 +1297,10 @@ func (s *TxSession) readBack(sc *serverConn, w backends.FrameWriter) {
 		return
 	}
 	sc.unread = false
-	s.fixed, s.channels = fixed, channels
-	s.version++
-	sc.applied = maps.Clone(fixed)
-	sc.synced, sc.syncVer = s, s.version
-	sc.settingsChanged, sc.listenChanged = false, false
+	s.channels = channels
+	s.adopt(sc, fixed)
+	sc.listenChanged = false
 }
-
-// readBackSQL lists the session's settings as readSettingsSQL does
-// (kind 's') and the channels it listens to (kind 'l').
-const readBackSQL = "SELECT 's', name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' " +
-	"UNION ALL SELECT 's', 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none' " +
-	"UNION ALL SELECT 'l', c, '' FROM pg_catalog.pg_listening_channels() c"
 
 // lostError is the error a client gets for a request its failed server
 // connection could not answer.
@@ -1565,19 +1559,13 @@ func (s *TxSession) giveBack(sc *serverConn) {
 	s.cancelMu.Unlock()
 	reusable := true
 	if sc.settingsChanged {
-		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-		fixed, err := sc.readSettings(ctx)
-		cancel()
+		fixed, _, err := sc.readState(nil)
 		if err != nil {
 			reusable = false
 		} else {
 			s.mu.Lock()
-			s.fixed = fixed
-			s.version++
-			sc.applied = maps.Clone(fixed)
-			sc.synced, sc.syncVer = s, s.version
+			s.adopt(sc, fixed)
 			s.mu.Unlock()
-			sc.settingsChanged = false
 		}
 	}
 	if reusable && sc.dirty {
@@ -1586,26 +1574,54 @@ func (s *TxSession) giveBack(sc *serverConn) {
 	s.b.release(sc, reusable)
 }
 
-// readSettingsSQL lists the settings the session changed (by SET,
-// set_config or the proxy's own set_config at login and acquire), and the
-// role, which pg_settings does not show.
-const readSettingsSQL = "SELECT name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' " +
-	"UNION ALL SELECT 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none'"
+// adopt makes fixed the session's settings, as sc has them now. Called
+// with s.mu held.
+func (s *TxSession) adopt(sc *serverConn, fixed map[string]string) {
+	s.fixed = fixed
+	s.version++
+	sc.applied = maps.Clone(fixed)
+	sc.synced, sc.syncVer = s, s.version
+	sc.settingsChanged = false
+}
 
-// readSettings returns the session-level settings of sc the server does
-// not report through ParameterStatus.
-func (sc *serverConn) readSettings(ctx context.Context) (map[string]string, error) {
-	rows, err := sc.query(ctx, readSettingsSQL)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, r := range rows {
-		if len(r) == 2 && reportedName(sc.params, r[0]) == "" {
-			out[r[0]] = r[1]
+// readStateSQL lists the settings the session changed (kind 's': by SET,
+// set_config or the proxy's own set_config at login and acquire, and the
+// role, which pg_settings does not show) and the channels it listens to
+// (kind 'l').
+const readStateSQL = "SELECT 's', name, pg_catalog.current_setting(name) FROM pg_catalog.pg_settings WHERE source = 'session' " +
+	"UNION ALL SELECT 's', 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none' " +
+	"UNION ALL SELECT 'l', c, '' FROM pg_catalog.pg_listening_channels() c"
+
+// readState returns the session-level settings of sc the server does not
+// report through ParameterStatus, and the channels it listens to. A
+// notification that arrives meanwhile goes to notify (nil drops it).
+func (sc *serverConn) readState(notify func(body []byte)) (fixed map[string]string, channels []string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	fixed = map[string]string{}
+	err = sc.exchange(ctx, readStateSQL, func(typ byte, body []byte) {
+		switch typ {
+		case 'A':
+			if notify != nil {
+				notify(body)
+			}
+		case 'D':
+			var d pgproto3.DataRow
+			if d.Decode(body) != nil || len(d.Values) != 3 {
+				return
+			}
+			name := string(d.Values[1])
+			switch string(d.Values[0]) {
+			case "l":
+				channels = append(channels, name)
+			case "s":
+				if reportedName(sc.params, name) == "" {
+					fixed[name] = string(d.Values[2])
+				}
+			}
 		}
-	}
-	return out, nil
+	})
+	return fixed, channels, err
 }
 
 // discard runs DISCARD ALL on an idle connection and forgets what it
