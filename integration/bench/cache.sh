@@ -48,8 +48,7 @@ PROXY_PORT=6448
 CEILING_PORT=6449
 TARGETS="direct pgpool xconnproxy ceiling"
 
-pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
-[ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
+find_pgbench
 pgpool=$(command -v pgpool || ls /usr/sbin/pgpool 2>/dev/null || true)
 [ -n "$pgpool" ] || echo "pgpool not found (Debian: apt-get install pgpool2): its cells read n/a"
 for port in $PGPOOL_PORT $PCP_PORT $PROXY_PORT $CEILING_PORT; do
@@ -58,16 +57,7 @@ for port in $PGPOOL_PORT $PCP_PORT $PROXY_PORT $CEILING_PORT; do
 	fi
 done
 
-work=$(mktemp -d)
-out=integration/bench/out
-mkdir -p "$out"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+make_work
 
 echo "== preparing $DB (pgbench -i -s $SCALE)"
 psql -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"

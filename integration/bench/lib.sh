@@ -39,3 +39,42 @@ CONF
 	"$pgpool" -n -f "$dir/pgpool.conf" -F "$dir/pcp.conf" 2>"$dir/pgpool.log" &
 	pids+=($!)
 }
+
+# find_pgbench: sets pgbench to PostgreSQL's pgbench (Debian's server
+# package ships it off PATH), or stops the script.
+find_pgbench() {
+	pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
+	[ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
+}
+
+# make_work: sets work (a directory the postgres user can read, for
+# PgBouncer run as postgres), out (integration/bench/out) and pids (the
+# background jobs), and stops those jobs and removes work when the script
+# exits.
+make_work() {
+	work=$(mktemp -d)
+	chmod 755 "$work"
+	out=integration/bench/out
+	mkdir -p "$out"
+	pids=()
+	trap cleanup_work EXIT
+}
+
+cleanup_work() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+
+# start_pgbouncer INI: PgBouncer on INI as a background job. It refuses to
+# run as root: as root it runs as postgres, which then needs to write its
+# log and pid file in the work directory.
+start_pgbouncer() {
+	local user=()
+	if [ "$(id -u)" = 0 ]; then
+		user=(-u postgres)
+		chown postgres "$work"
+	fi
+	pgbouncer "${user[@]}" "$1" 2>/dev/null &
+	pids+=($!)
+}

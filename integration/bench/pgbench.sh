@@ -14,6 +14,7 @@
 # the plot to integration/bench/out/pgbench.png (docs/img/pgbench.png is one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/bench/lib.sh
 
 DURATION=${DURATION:-10}
 SCALE=${SCALE:-10}
@@ -26,17 +27,9 @@ DB=xcp_bench
 BOUNCER_PORT=6436
 PROXY_PORT=6437
 
-pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
-[ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
+find_pgbench
 command -v pgbouncer >/dev/null || { echo "pgbouncer not found: apt-get install pgbouncer"; exit 1; }
-
-work=$(mktemp -d)
-chmod 755 "$work"
-out=integration/bench/out
-mkdir -p "$out"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+make_work
 
 echo "== preparing $DB (pgbench -i -s $SCALE)"
 psql -X -q -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
@@ -66,11 +59,7 @@ server_idle_timeout = 1
 INI
 echo '"postgres" ""' > "$work/userlist.txt"
 chmod 644 "$work"/*
-# PgBouncer refuses to run as root: as root, run it as postgres, which then
-# needs to write its log and pid file in the work directory.
-if [ "$(id -u)" = 0 ]; then bouncer_user=(-u postgres); chown postgres "$work"; else bouncer_user=(); fi
-pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" 2>/dev/null &
-pids+=($!)
+start_pgbouncer "$work/pgbouncer.ini"
 
 go build -o "$work/xconnproxy" ./cmd/xconnproxy
 cat > "$work/secrets.toml" <<TOML

@@ -33,24 +33,13 @@ PCP_PORT=6458
 PROXY_PORT=6459
 SESSION_PORT=6460
 
-pgbench=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -1)
-[ -x "$pgbench" ] || { echo "pgbench not found (it comes with the PostgreSQL server package)"; exit 1; }
+find_pgbench
 command -v pgbouncer >/dev/null || { echo "pgbouncer not found: apt-get install pgbouncer"; exit 1; }
 pgpool=$(command -v pgpool || ls /usr/sbin/pgpool 2>/dev/null || true)
 [ -n "$pgpool" ] || { echo "pgpool not found: apt-get install pgpool2"; exit 1; }
 cluster=$(ls /etc/postgresql | sort -V | tail -1)
 
-work=$(mktemp -d)
-chmod 755 "$work"
-out=integration/bench/out
-mkdir -p "$out"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+make_work
 export PGSSLMODE=disable
 
 restart_pg() {
@@ -79,10 +68,7 @@ pidfile = $work/pgbouncer.pid
 INI
 echo '"postgres" ""' > "$work/userlist.txt"
 chmod 644 "$work"/*
-# PgBouncer refuses to run as root: as root, run it as postgres.
-if [ "$(id -u)" = 0 ]; then bouncer_user=(-u postgres); chown postgres "$work"; else bouncer_user=(); fi
-pgbouncer "${bouncer_user[@]}" "$work/pgbouncer.ini" 2>/dev/null &
-pids+=($!)
+start_pgbouncer "$work/pgbouncer.ini"
 
 # pgpool-II in raw mode (integration/bench/lib.sh), 8 children.
 start_pgpool "$work/pgpool" "$PGPOOL_PORT" "$PCP_PORT" 8
