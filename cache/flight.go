@@ -84,6 +84,12 @@ func (c *Cache) Do(ctx context.Context, id ID, tables []string, fn func() (Fill,
 	if e, ok := c.Get(id); ok {
 		return Result{Frames: e.Frames, Source: FromCache}, nil
 	}
+	return c.run(ctx, id, tables, fn)
+}
+
+// run is Do after its lookup missed: it joins a run of another caller or
+// makes its own.
+func (c *Cache) run(ctx context.Context, id ID, tables []string, fn func() (Fill, error)) (Result, error) {
 	c.flightMu.Lock()
 	if f, ok := c.flights[id.key]; ok && c.existingState(id.conn).validAt(f.snap, tables, nil) {
 		f.waiters.Add(1)

@@ -53,6 +53,7 @@ var errNotShared = errors.New("the result is not shared")
 type resultCache struct {
 	s    *session
 	c    *cache.Cache
+	near *cache.Near // the session's recent small answers, in front of c
 	pol  routing.CachePolicy
 	conn string
 	tee  *tee
@@ -115,7 +116,7 @@ type unit struct {
 }
 
 func newResultCache(s *session, c *cache.Cache, conn string, pol routing.CachePolicy, startup map[string]string) *resultCache {
-	rc := &resultCache{s: s, c: c, pol: pol, conn: conn, stmts: map[string]parsed{}}
+	rc := &resultCache{s: s, c: c, near: c.Near(nearEntries, nearEntryBytes), pol: pol, conn: conn, stmts: map[string]parsed{}}
 	rc.tee = &tee{rc: rc, w: s.w, settings: cache.Settings{Other: map[string]string{}}, status: 'I'}
 	for k, v := range startup {
 		rc.tee.setting(k, v)
@@ -393,7 +394,8 @@ func (rc *resultCache) query(f backends.Frame) error {
 		// A cacheable statement only reads: it writes nothing and changes
 		// no setting, so the analyses below have nothing to find.
 		if ci.Cacheable && !ci.NoCache {
-			return rc.serve(rc.key("Q", q), ci, func() error { return rc.forward(f) })
+			key, id := rc.queryKey(q)
+			return rc.serve(key, id, ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
 		}
@@ -454,7 +456,7 @@ func (rc *resultCache) sync(f backends.Frame) error {
 		return rc.forward(f)
 	}
 	forwarded := false
-	err := rc.serve(key, ci, func() error {
+	err := rc.serve(key, key.IDWith(rc.prefix), ci, func() error {
 		forwarded = true
 		for _, m := range batch {
 			if err := rc.forward(m); err != nil {
@@ -683,20 +685,36 @@ func (rc *resultCache) key(shape, statement string) cache.Key {
 	return k
 }
 
-// serve answers a cacheable request: from the cache, from a run of the
-// same request by another session, or by running it (forward) and
-// keeping the answer.
-func (rc *resultCache) serve(key cache.Key, ci cacheInfo, forward func() error) error {
+// queryKey returns the key of a simple Query and its ID. The ID of a
+// text the session classified before is remembered with it, for the
+// settings it was made under: a repeated read is not hashed again.
+func (rc *resultCache) queryKey(q string) (cache.Key, cache.ID) {
+	key := rc.key("Q", q)
+	e, ok := rc.memo[q]
+	if ok && e.hasID && e.idVer == rc.prefixVer {
+		return key, e.id
+	}
+	id := key.IDWith(rc.prefix)
+	if ok {
+		e.id, e.idVer, e.hasID = id, rc.prefixVer, true
+		rc.memo[q] = e
+	}
+	return key, id
+}
+
+// serve answers a cacheable request, whose id key.IDWith(rc.prefix)
+// made: from the cache, from a run of the same request by another
+// session, or by running it (forward) and keeping the answer.
+func (rc *resultCache) serve(key cache.Key, id cache.ID, ci cacheInfo, forward func() error) error {
 	ttl := rc.pol.TTL
 	if ci.TTL > 0 {
 		ttl = ci.TTL
 	}
 	tables := ci.keys
-	id := key.IDWith(rc.prefix) // key() made the prefix for the key's settings
 	var mine *unit
 	var handleErr error
 	wrap := false
-	res, err := rc.c.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
+	res, err := rc.near.Do(rc.s.srv.ctx, id, tables, func() (cache.Fill, error) {
 		// SHOW changes nothing, and inside the transaction it would show
 		// the transaction's settings (transaction_read_only).
 		wrap = !strings.EqualFold(sqltext.FirstKeyword(key.Statement), "SHOW")
@@ -848,6 +866,14 @@ const (
 // sessionMemo bounds a session's own memo of classified statements.
 const sessionMemo = 64
 
+// A session keeps its most recent small answers in front of the shared
+// cache (cache.Near): at most nearEntries of up to nearEntryBytes each,
+// 32 KiB a session.
+const (
+	nearEntries    = 16
+	nearEntryBytes = 2 << 10
+)
+
 // classify returns the text of a Query body and how it may be cached,
 // from the session's memo when it has seen the text before: no copy of
 // the text, no lock.
@@ -877,10 +903,14 @@ func (rc *resultCache) classifyText(q string) cacheInfo {
 	return ci
 }
 
-// memoEntry is a statement text the session classified.
+// memoEntry is a statement text the session classified, with its ID as
+// a simple Query under the settings of version idVer (when hasID).
 type memoEntry struct {
-	q  string
-	ci cacheInfo
+	q     string
+	ci    cacheInfo
+	id    cache.ID
+	idVer uint64
+	hasID bool
 }
 
 func cacheability(q string, d sqltext.Dialect) cacheInfo {
