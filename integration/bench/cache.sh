@@ -13,10 +13,13 @@
 #   ceiling     integration/bench/ceiling, a wire server that answers every
 #               statement with the same row at once: no cache can be faster.
 #
-#   integration/bench/cache.sh              # 10 s per cell
-#   DURATION=30 integration/bench/cache.sh
+#   integration/bench/cache.sh              # 3 rounds of 10 s per cell
+#   DURATION=30 ROUNDS=5 integration/bench/cache.sh
 #
 # Every cache is warmed by a short run (WARMUP seconds) before its cell.
+# The targets take turns, ROUNDS times over, and each cell is the median of
+# its rounds: on a small shared machine one run of a target can be slowed
+# by what else the machine does, and turns spread that over all targets.
 # Prints transactions per second with each one's ratio to the ceiling
 # (target: xconnproxy >= 0.8), the hit latency at p50/p99 of xconnproxy and
 # of the ceiling (pgbench --log, at 1 client and at CLIENTS), and the memory
@@ -33,6 +36,7 @@ cd "$(dirname "$0")/../.."
 . integration/bench/lib.sh
 
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2}
 LAT_DURATION=${LAT_DURATION:-$DURATION}
 SCALE=${SCALE:-10}
@@ -142,26 +146,49 @@ per_tx() { # cpu_before cpu_after tps
 
 ratio() { if [ "$1" = n/a ] || [ "$2" = n/a ]; then echo n/a; else printf '%.2g' "$(echo "$1 / $2" | bc -l)"; fi; }
 
-echo "== $CLIENTS clients (-j $JOBS), $DURATION s per cell after $WARMUP s of warm-up"
+# median values...: the middle one (the lower middle of an even count),
+# n/a when a run failed.
+median() {
+	case " $* " in *" n/a "*) echo n/a; return ;; esac
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+echo "== $CLIENTS clients (-j $JOBS), $ROUNDS rounds of $DURATION s per cell after $WARMUP s of warm-up"
 printf 'mode\tclients\tdirect\tpgpool\txconnproxy\tceiling\txconnproxy_cpu_us\tceiling_cpu_us\n' > "$out/cache.tsv"
+printf 'mode\tround\ttarget\ttps\tcpu_us_per_tx\n' > "$out/cache-rounds.tsv"
 printf '\n%-9s %9s %9s %10s %9s | %8s %8s %8s | %9s %9s\n' mode direct pgpool xconnproxy ceiling \
 	"direct/c" "pgpool/c" "xcp/c" "xcp µs/tx" "ceil µs/tx"
 for mode in $MODES; do
+	for round in $(seq "$ROUNDS"); do
+		for t in $TARGETS; do
+			bench "$t" "$mode" "$WARMUP" "$CLIENTS" >/dev/null
+			pid=; [ "$t" = xconnproxy ] && pid=$proxy_pid; [ "$t" = ceiling ] && pid=$ceiling_pid
+			[ -n "$pid" ] && before=$(cpu_us "$pid")
+			tps=$(bench "$t" "$mode" "$DURATION" "$CLIENTS")
+			cpu=n/a
+			[ -n "$pid" ] && cpu=$(per_tx "$before" "$(cpu_us "$pid")" "$tps")
+			printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$round" "$t" "$tps" "$cpu" >> "$out/cache-rounds.tsv"
+		done
+	done
 	row=() cpu=()
 	for t in $TARGETS; do
-		bench "$t" "$mode" "$WARMUP" "$CLIENTS" >/dev/null
-		pid=; [ "$t" = xconnproxy ] && pid=$proxy_pid; [ "$t" = ceiling ] && pid=$ceiling_pid
-		[ -n "$pid" ] && before=$(cpu_us "$pid")
-		row+=("$(bench "$t" "$mode" "$DURATION" "$CLIENTS")")
-		[ -n "$pid" ] && cpu+=("$(per_tx "$before" "$(cpu_us "$pid")" "${row[-1]}")")
+		# shellcheck disable=SC2046 # one word per round
+		row+=("$(median $(awk -F'\t' -v m="$mode" -v t="$t" '$1 == m && $3 == t { print $4 }' "$out/cache-rounds.tsv"))")
+		case $t in xconnproxy | ceiling)
+			# shellcheck disable=SC2046
+			cpu+=("$(median $(awk -F'\t' -v m="$mode" -v t="$t" '$1 == m && $3 == t { print $5 }' "$out/cache-rounds.tsv"))") ;;
+		esac
 	done
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$CLIENTS" "${row[@]}" "${cpu[@]}" >> "$out/cache.tsv"
 	printf '%-9s %9s %9s %10s %9s | %8s %8s %8s | %9s %9s\n' "$mode" "${row[@]}" \
 		"$(ratio "${row[0]}" "${row[3]}")" "$(ratio "${row[1]}" "${row[3]}")" "$(ratio "${row[2]}" "${row[3]}")" "${cpu[@]}"
+	# The ratio of each round too: how far one run can be off.
+	awk -F'\t' -v m="$mode" '$1 == m && $3 == "xconnproxy" { x[$2] = $4 } $1 == m && $3 == "ceiling" { c[$2] = $4 }
+		END { printf "          xcp/c by round:"; for (r = 1; r in x; r++) printf " %s", (x[r] == "n/a" || c[r] == "n/a" || c[r] == 0) ? "n/a" : sprintf("%.2f", x[r] / c[r]); print "" }' "$out/cache-rounds.tsv"
 done
 echo "(x/c: ratio to the ceiling; µs/tx: the server process's CPU per transaction)"
 echo
-echo "raw figures: $out/cache.tsv"
+echo "raw figures: $out/cache.tsv (medians), $out/cache-rounds.tsv (every round)"
 
 # Hit latency: every transaction of a run logged (pgbench --log, the
 # third column is its latency in microseconds), at one client (the

@@ -4,6 +4,11 @@
 #
 #   integration/bench/pgbench.sh            # 10 s per cell
 #   DURATION=30 integration/bench/pgbench.sh
+#   CONTROLS=1 integration/bench/pgbench.sh # and the bare Go relays
+#
+# With CONTROLS=1 a second table compares direct with the two designs of
+# integration/bench/relay, the least a Go proxy can do: a goroutine per
+# direction (copy) and one goroutine per client (sync).
 #
 # Needs: a PostgreSQL at $PGHOST:$PGPORT (default 127.0.0.1:5432, user
 # postgres, trust), pgbench (PostgreSQL's server package ships it), pgbouncer
@@ -26,6 +31,9 @@ PGPORT=${PGPORT:-5432}
 DB=xcp_bench
 BOUNCER_PORT=6436
 PROXY_PORT=6437
+COPY_RELAY_PORT=6438
+SYNC_RELAY_PORT=6439
+CONTROLS=${CONTROLS:-0}
 
 find_pgbench
 command -v pgbouncer >/dev/null || { echo "pgbouncer not found: apt-get install pgbouncer"; exit 1; }
@@ -115,6 +123,31 @@ for mode in $MODES; do
 done
 echo
 echo "raw figures: $out/pgbench.tsv"
+
+if [ "$CONTROLS" = 1 ]; then
+	go build -o "$work/relay" ./integration/bench/relay
+	"$work/relay" -mode copy -listen "127.0.0.1:$COPY_RELAY_PORT" -server "$PGHOST:$PGPORT" &
+	pids+=($!)
+	"$work/relay" -mode sync -listen "127.0.0.1:$SYNC_RELAY_PORT" -server "$PGHOST:$PGPORT" &
+	pids+=($!)
+	for port in $COPY_RELAY_PORT $SYNC_RELAY_PORT; do
+		for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
+	done
+	printf 'mode\tclients\tdirect\tcopy_relay\tsync_relay\txconnproxy\n' > "$out/pgbench-controls.tsv"
+	printf '\n%-9s %7s %8s %8s %8s %8s | %7s %7s %7s\n' mode clients direct copy sync xcp "copy/d" "sync/d" "xcp/d"
+	for mode in $MODES; do
+		for c in $CLIENTS; do
+			d=$(tps "$PGPORT" "$mode" "$c")
+			r1=$(tps "$COPY_RELAY_PORT" "$mode" "$c"); r2=$(tps "$SYNC_RELAY_PORT" "$mode" "$c")
+			x=$(tps "$PROXY_PORT" "$mode" "$c")
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$c" "$d" "$r1" "$r2" "$x" >> "$out/pgbench-controls.tsv"
+			printf '%-9s %7s %8s %8s %8s %8s | %7s %7s %7s\n' "$mode" "$c" "$d" "$r1" "$r2" "$x" \
+				"$(ratio "$r1" "$d")" "$(ratio "$r2" "$d")" "$(ratio "$x" "$d")"
+		done
+	done
+	echo
+	echo "raw figures: $out/pgbench-controls.tsv"
+fi
 
 # The plot for docs/benchmarks.md, when gnuplot is installed.
 if command -v gnuplot >/dev/null 2>&1; then
