@@ -23,7 +23,7 @@ bench: ## testing.B benchmarks with allocations
 bench-pg: ## pgbench -S direct, through PgBouncer and through xconnproxy (needs pgbouncer)
 	bash integration/bench/pgbench.sh
 
-bench-cache: ## pgbench on a cached aggregate: direct, pgpool-II, xconnproxy's cache, a ceiling server (DURATION=10)
+bench-cache: ## pgbench on a cached aggregate: direct, pgpool-II, xconnproxy's cache, a ceiling server (ROUNDS=3, DURATION=10)
 	bash integration/bench/cache.sh
 
 bench-restart: ## pgbench -S -c 4 through xconnproxy, PgBouncer, pgpool-II while PostgreSQL restarts (RESTARTS the local server)
