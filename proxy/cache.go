@@ -85,7 +85,7 @@ type resultCache struct {
 	// the key's Shape for them.
 	shape    []byte
 	shapeKey string
-	memo     map[string]memoEntry // statement texts classified, by text
+	memo     map[string]*memoEntry // statement texts classified, by text
 }
 
 // parsed is a statement a client prepared.
@@ -378,8 +378,10 @@ func (rc *resultCache) query(f backends.Frame) error {
 	quiet := rc.quiet()
 	var q string
 	var ci cacheInfo
+	var me *memoEntry
 	if quiet {
-		q, ci = rc.classify(f.Body)
+		me = rc.classify(f.Body)
+		q, ci = me.q, me.ci
 	} else {
 		q, _ = backends.CString(f.Body)
 	}
@@ -394,7 +396,7 @@ func (rc *resultCache) query(f backends.Frame) error {
 		// A cacheable statement only reads: it writes nothing and changes
 		// no setting, so the analyses below have nothing to find.
 		if ci.Cacheable && !ci.NoCache {
-			key, id := rc.queryKey(q)
+			key, id := rc.queryKey(me)
 			return rc.serve(key, id, ci, func() error { return rc.forward(f) })
 		} else if ci.Reason != "" {
 			rc.s.log.Debug("not cached", "why", ci.Reason)
@@ -685,21 +687,16 @@ func (rc *resultCache) key(shape, statement string) cache.Key {
 	return k
 }
 
-// queryKey returns the key of a simple Query and its ID. The ID of a
-// text the session classified before is remembered with it, for the
-// settings it was made under: a repeated read is not hashed again.
-func (rc *resultCache) queryKey(q string) (cache.Key, cache.ID) {
-	key := rc.key("Q", q)
-	e, ok := rc.memo[q]
-	if ok && e.hasID && e.idVer == rc.prefixVer {
+// queryKey returns the key of the simple Query classify gave e for, and
+// its ID. The ID is remembered in e, for the settings it was made under:
+// a repeated read is not hashed again.
+func (rc *resultCache) queryKey(e *memoEntry) (cache.Key, cache.ID) {
+	key := rc.key("Q", e.q)
+	if e.hasID && e.idVer == rc.prefixVer {
 		return key, e.id
 	}
-	id := key.IDWith(rc.prefix)
-	if ok {
-		e.id, e.idVer, e.hasID = id, rc.prefixVer, true
-		rc.memo[q] = e
-	}
-	return key, id
+	e.id, e.idVer, e.hasID = key.IDWith(rc.prefix), rc.prefixVer, true
+	return key, e.id
 }
 
 // serve answers a cacheable request, whose id key.IDWith(rc.prefix)
@@ -877,30 +874,33 @@ const (
 // classify returns the text of a Query body and how it may be cached,
 // from the session's memo when it has seen the text before: no copy of
 // the text, no lock.
-func (rc *resultCache) classify(body []byte) (string, cacheInfo) {
+func (rc *resultCache) classify(body []byte) *memoEntry {
 	if i := bytes.IndexByte(body, 0); i >= 0 {
 		body = body[:i]
 	}
 	if e, ok := rc.memo[string(body)]; ok {
-		return e.q, e.ci
+		return e
 	}
-	q := string(body)
-	return q, rc.classifyText(q)
+	return rc.classifyEntry(string(body))
 }
 
 // classifyText is classify for a text at hand.
-func (rc *resultCache) classifyText(q string) cacheInfo {
+func (rc *resultCache) classifyText(q string) cacheInfo { return rc.classifyEntry(q).ci }
+
+// classifyEntry returns the memo entry of q, made and (for a text short
+// enough) remembered when the session has not seen q before.
+func (rc *resultCache) classifyEntry(q string) *memoEntry {
 	if e, ok := rc.memo[q]; ok {
-		return e.ci
+		return e
 	}
-	ci := cacheability(q, rc.pol.Dialect)
+	e := &memoEntry{q: q, ci: cacheability(q, rc.pol.Dialect)}
 	if len(q) <= maxClassifiedText {
 		if rc.memo == nil || len(rc.memo) >= sessionMemo {
-			rc.memo = make(map[string]memoEntry, sessionMemo)
+			rc.memo = make(map[string]*memoEntry, sessionMemo)
 		}
-		rc.memo[q] = memoEntry{q: q, ci: ci}
+		rc.memo[q] = e
 	}
-	return ci
+	return e
 }
 
 // memoEntry is a statement text the session classified, with its ID as
