@@ -86,6 +86,22 @@ type resultCache struct {
 	shape    []byte
 	shapeKey string
 	memo     map[string]*memoEntry // statement texts classified, by text
+	// batchIDs are the IDs of recent extended requests (batchID), used
+	// in turn from nextBatchID.
+	batchIDs    [batchMemo]batchIDEntry
+	nextBatchID int
+}
+
+// batchIDEntry is the ID of an extended request: the statement of memo
+// entry e, with the parameter types, message shape and Bind given, under
+// the settings of version ver.
+type batchIDEntry struct {
+	e     *memoEntry
+	ver   uint64
+	shape string
+	types []uint32
+	bind  []byte
+	id    cache.ID
 }
 
 // parsed is a statement a client prepared.
@@ -93,7 +109,8 @@ type parsed struct {
 	name  string
 	query string
 	types []uint32
-	body  []byte // the Parse message body, to send again
+	body  []byte     // the Parse message body, to send again
+	memo  *memoEntry // how query may be cached, once looked up
 }
 
 // unit is one request the backend answers up to a ReadyForQuery.
@@ -439,7 +456,11 @@ func (rc *resultCache) setCacheMode(set sqltext.Set) error {
 // portal or none, Execute without a row limit) may be served from the
 // cache; anything else is forwarded.
 func (rc *resultCache) sync(f backends.Frame) error {
-	key, ci, ok := rc.batchKey()
+	key, me, ok := rc.batchKey()
+	var id cache.ID
+	if ok {
+		id, ok = rc.batchID(&key, me)
+	}
 	batch, arena := rc.batch, rc.arena
 	rc.dropBatch(false)
 	if !ok || !rc.quiet() {
@@ -458,7 +479,7 @@ func (rc *resultCache) sync(f backends.Frame) error {
 		return rc.forward(f)
 	}
 	forwarded := false
-	err := rc.serve(key, key.IDWith(rc.prefix), ci, func() error {
+	err := rc.serve(key, id, me.ci, func() error {
 		forwarded = true
 		for _, m := range batch {
 			if err := rc.forward(m); err != nil {
@@ -524,21 +545,23 @@ func usesUnnamed(f backends.Frame) bool {
 
 var syncFrame = backends.NewFrame('S', nil, backends.MessageDecoder{})
 
-// batchKey returns the key of a held batch that may be cached.
-func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
+// batchKey returns the key of a held batch that may be cached, and the
+// memo entry of its statement. The Bind's values are not looked at yet:
+// batchID does that, once for each distinct Bind.
+func (rc *resultCache) batchKey() (cache.Key, *memoEntry, bool) {
 	var shapeBuf [8]byte
 	shape := shapeBuf[:0]
 	var p *parsed
 	var bindArgs []byte // the Bind body from its parameter format codes on
 	for _, f := range rc.batch {
 		if len(shape) == cap(shape) {
-			return cache.Key{}, cacheInfo{}, false // longer than any cacheable request
+			return cache.Key{}, nil, false // longer than any cacheable request
 		}
 		shape = append(shape, f.Type)
 		switch f.Type {
 		case 'P':
 			if len(f.Body) == 0 || f.Body[0] != 0 {
-				return cache.Key{}, cacheInfo{}, false // a named Parse must reach the server
+				return cache.Key{}, nil, false // a named Parse must reach the server
 			}
 			if rc.unnamed != nil && bytes.Equal(rc.unnamed.body, f.Body) {
 				p = rc.unnamed // note made it of this very message
@@ -546,56 +569,49 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 			}
 			_, query, rest, ok := backends.TwoCStrings(f.Body)
 			if !ok {
-				return cache.Key{}, cacheInfo{}, false
+				return cache.Key{}, nil, false
 			}
 			p = &parsed{query: query, types: oids(rest)}
 		case 'B':
 			portal, stmt, args, ok := bindNames(f.Body)
 			if !ok || len(portal) > 0 {
-				return cache.Key{}, cacheInfo{}, false
+				return cache.Key{}, nil, false
 			}
 			if p == nil {
 				if len(stmt) == 0 {
 					// The unnamed statement of an earlier request: the
 					// proxy's READ ONLY transaction around a miss (simple
 					// Queries) would destroy it before the Bind.
-					return cache.Key{}, cacheInfo{}, false
+					return cache.Key{}, nil, false
 				} else if q, ok := rc.tee.stmt(string(stmt)); ok {
 					p = &q
 				} else {
-					return cache.Key{}, cacheInfo{}, false
+					return cache.Key{}, nil, false
 				}
 			} else if len(stmt) > 0 {
-				return cache.Key{}, cacheInfo{}, false
+				return cache.Key{}, nil, false
 			}
 			bindArgs = args
 		case 'D':
 			if len(f.Body) < 2 || f.Body[0] != 'P' || f.Body[1] != 0 {
-				return cache.Key{}, cacheInfo{}, false
+				return cache.Key{}, nil, false
 			}
 		case 'E':
 			if len(f.Body) != 5 || f.Body[0] != 0 || binary.BigEndian.Uint32(f.Body[1:]) != 0 {
-				return cache.Key{}, cacheInfo{}, false // a named portal or a row limit
+				return cache.Key{}, nil, false // a named portal or a row limit
 			}
 		default:
-			return cache.Key{}, cacheInfo{}, false
+			return cache.Key{}, nil, false
 		}
 	}
 	if bindArgs == nil || p == nil || !cacheableShape(shape) {
-		return cache.Key{}, cacheInfo{}, false
+		return cache.Key{}, nil, false
 	}
-	ci := rc.classifyText(p.query)
-	if !ci.Cacheable || ci.NoCache {
-		return cache.Key{}, ci, false
+	if p.memo == nil {
+		p.memo = rc.classifyEntry(p.query) // kept in rc.unnamed for the next batch
 	}
-	// Every value is checked, binary ones too: a text parameter sent in
-	// binary is the same bytes.
-	timeDependent := false
-	if !eachBindParam(bindArgs, func(_ int16, v []byte) bool {
-		timeDependent = v != nil && sqltext.TimeDependentLiteral(string(v))
-		return !timeDependent
-	}) || timeDependent {
-		return cache.Key{}, cacheInfo{}, false
+	if ci := p.memo.ci; !ci.Cacheable || ci.NoCache {
+		return cache.Key{}, nil, false
 	}
 	if !bytes.Equal(rc.shape, shape) {
 		rc.shape, rc.shapeKey = append(rc.shape[:0], shape...), string(shape)+"S"
@@ -603,7 +619,40 @@ func (rc *resultCache) batchKey() (cache.Key, cacheInfo, bool) {
 	key := rc.key(rc.shapeKey, p.query)
 	key.ParamTypes = p.types
 	key.Bind = bindArgs
-	return key, ci, true
+	return key, p.memo, true
+}
+
+// batchID returns the ID of a batch batchKey gave key and e for, or
+// false when a parameter value makes the answer depend on the time it
+// runs. The IDs of the session's recent batches are remembered with the
+// Bind they were made for: a repeated request (a dashboard's, a pool's
+// health check) is neither checked nor hashed again.
+func (rc *resultCache) batchID(key *cache.Key, e *memoEntry) (cache.ID, bool) {
+	for i := range rc.batchIDs {
+		b := &rc.batchIDs[i]
+		if b.e == e && b.ver == rc.prefixVer && b.shape == key.Shape &&
+			bytes.Equal(b.bind, key.Bind) && slices.Equal(b.types, key.ParamTypes) {
+			return b.id, true
+		}
+	}
+	// Every value is checked, binary ones too: a text parameter sent in
+	// binary is the same bytes.
+	timeDependent := false
+	if !eachBindParam(key.Bind, func(_ int16, v []byte) bool {
+		timeDependent = v != nil && sqltext.TimeDependentLiteral(string(v))
+		return !timeDependent
+	}) || timeDependent {
+		return cache.ID{}, false
+	}
+	id := key.IDWith(rc.prefix)
+	if len(key.Bind) <= maxMemoBind && e.remembered {
+		b := &rc.batchIDs[rc.nextBatchID]
+		rc.nextBatchID = (rc.nextBatchID + 1) % len(rc.batchIDs)
+		b.e, b.ver, b.shape, b.id = e, rc.prefixVer, key.Shape, id
+		b.bind = append(b.bind[:0], key.Bind...)
+		b.types = append(b.types[:0], key.ParamTypes...)
+	}
+	return id, true
 }
 
 // cacheableShape reports a batch the key describes: an optional Parse of
@@ -871,6 +920,13 @@ const (
 	nearEntryBytes = 2 << 10
 )
 
+// A session remembers the IDs of its batchMemo most recent extended
+// requests whose Bind is at most maxMemoBind bytes: 8 KiB a session.
+const (
+	batchMemo   = 32
+	maxMemoBind = 256
+)
+
 // classify returns the text of a Query body and how it may be cached,
 // from the session's memo when it has seen the text before: no copy of
 // the text, no lock.
@@ -884,9 +940,6 @@ func (rc *resultCache) classify(body []byte) *memoEntry {
 	return rc.classifyEntry(string(body))
 }
 
-// classifyText is classify for a text at hand.
-func (rc *resultCache) classifyText(q string) cacheInfo { return rc.classifyEntry(q).ci }
-
 // classifyEntry returns the memo entry of q, made and (for a text short
 // enough) remembered when the session has not seen q before.
 func (rc *resultCache) classifyEntry(q string) *memoEntry {
@@ -894,7 +947,7 @@ func (rc *resultCache) classifyEntry(q string) *memoEntry {
 		return e
 	}
 	e := &memoEntry{q: q, ci: cacheability(q, rc.pol.Dialect)}
-	if len(q) <= maxClassifiedText {
+	if e.remembered = len(q) <= maxClassifiedText; e.remembered {
 		if rc.memo == nil || len(rc.memo) >= sessionMemo {
 			rc.memo = make(map[string]*memoEntry, sessionMemo)
 		}
@@ -911,6 +964,9 @@ type memoEntry struct {
 	id    cache.ID
 	idVer uint64
 	hasID bool
+	// remembered: the entry is in the memo, so one text has one entry
+	// while it stays there (what batchID compares).
+	remembered bool
 }
 
 func cacheability(q string, d sqltext.Dialect) cacheInfo {
