@@ -20,6 +20,10 @@
 # The targets take turns, ROUNDS times over, and each cell is the median of
 # its rounds: on a small shared machine one run of a target can be slowed
 # by what else the machine does, and turns spread that over all targets.
+# A target's ratio to the ceiling is the median of its ratio in each round
+# (the ceiling runs seconds after it, in the same spell of the machine),
+# not the ratio of two medians, which can pair one target's slow round
+# with the other's fast one.
 # Prints transactions per second with each one's ratio to the ceiling
 # (target: xconnproxy >= 0.8), the hit latency at p50/p99 of xconnproxy and
 # of the ceiling (pgbench --log, at 1 client and at CLIENTS), and the memory
@@ -144,17 +148,22 @@ per_tx() { # cpu_before cpu_after tps
 	if [ -z "$1" ] || [ -z "$2" ] || [ "$3" = n/a ]; then echo n/a; else echo $(( ($2 - $1) / ($3 * DURATION) )); fi
 }
 
-ratio() { if [ "$1" = n/a ] || [ "$2" = n/a ]; then echo n/a; else printf '%.2g' "$(echo "$1 / $2" | bc -l)"; fi; }
+# round_ratios mode target: the target's tps over the ceiling's, one line
+# per round (n/a where either run failed).
+round_ratios() {
+	awk -F'\t' -v m="$1" -v t="$2" '$1 == m && $3 == t { x[$2] = $4 } $1 == m && $3 == "ceiling" { c[$2] = $4 }
+		END { for (r = 1; r in x; r++) print (x[r] == "n/a" || c[r] == "n/a" || c[r] == 0) ? "n/a" : sprintf(x[r] / c[r] < 0.01 ? "%.2g" : "%.2f", x[r] / c[r]) }' "$out/cache-rounds.tsv"
+}
 
 # median values...: the middle one (the lower middle of an even count),
 # n/a when a run failed.
 median() {
 	case " $* " in *" n/a "*) echo n/a; return ;; esac
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 echo "== $CLIENTS clients (-j $JOBS), $ROUNDS rounds of $DURATION s per cell after $WARMUP s of warm-up"
-printf 'mode\tclients\tdirect\tpgpool\txconnproxy\tceiling\txconnproxy_cpu_us\tceiling_cpu_us\n' > "$out/cache.tsv"
+printf 'mode\tclients\tdirect\tpgpool\txconnproxy\tceiling\txconnproxy_cpu_us\tceiling_cpu_us\tdirect_ratio\tpgpool_ratio\txconnproxy_ratio\n' > "$out/cache.tsv"
 printf 'mode\tround\ttarget\ttps\tcpu_us_per_tx\n' > "$out/cache-rounds.tsv"
 printf '\n%-9s %9s %9s %10s %9s | %8s %8s %8s | %9s %9s\n' mode direct pgpool xconnproxy ceiling \
 	"direct/c" "pgpool/c" "xcp/c" "xcp µs/tx" "ceil µs/tx"
@@ -170,7 +179,7 @@ for mode in $MODES; do
 			printf '%s\t%s\t%s\t%s\t%s\n' "$mode" "$round" "$t" "$tps" "$cpu" >> "$out/cache-rounds.tsv"
 		done
 	done
-	row=() cpu=()
+	row=() cpu=() rr=()
 	for t in $TARGETS; do
 		# shellcheck disable=SC2046 # one word per round
 		row+=("$(median $(awk -F'\t' -v m="$mode" -v t="$t" '$1 == m && $3 == t { print $4 }' "$out/cache-rounds.tsv"))")
@@ -178,15 +187,18 @@ for mode in $MODES; do
 			# shellcheck disable=SC2046
 			cpu+=("$(median $(awk -F'\t' -v m="$mode" -v t="$t" '$1 == m && $3 == t { print $5 }' "$out/cache-rounds.tsv"))") ;;
 		esac
+		case $t in ceiling) ;; *)
+			# shellcheck disable=SC2046
+			rr+=("$(median $(round_ratios "$mode" "$t"))") ;;
+		esac
 	done
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$CLIENTS" "${row[@]}" "${cpu[@]}" >> "$out/cache.tsv"
-	printf '%-9s %9s %9s %10s %9s | %8s %8s %8s | %9s %9s\n' "$mode" "${row[@]}" \
-		"$(ratio "${row[0]}" "${row[3]}")" "$(ratio "${row[1]}" "${row[3]}")" "$(ratio "${row[2]}" "${row[3]}")" "${cpu[@]}"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$CLIENTS" "${row[@]}" "${cpu[@]}" "${rr[@]}" >> "$out/cache.tsv"
+	printf '%-9s %9s %9s %10s %9s | %8s %8s %8s | %9s %9s\n' "$mode" "${row[@]}" "${rr[@]}" "${cpu[@]}"
 	# The ratio of each round too: how far one run can be off.
-	awk -F'\t' -v m="$mode" '$1 == m && $3 == "xconnproxy" { x[$2] = $4 } $1 == m && $3 == "ceiling" { c[$2] = $4 }
-		END { printf "          xcp/c by round:"; for (r = 1; r in x; r++) printf " %s", (x[r] == "n/a" || c[r] == "n/a" || c[r] == 0) ? "n/a" : sprintf("%.2f", x[r] / c[r]); print "" }' "$out/cache-rounds.tsv"
+	echo "          xcp/c by round: $(round_ratios "$mode" xconnproxy | tr '\n' ' ')"
 done
-echo "(x/c: ratio to the ceiling; µs/tx: the server process's CPU per transaction)"
+echo "(tps: medians of the rounds; x/c: the median of each round's ratio to the ceiling;"
+echo " µs/tx: the server process's CPU per transaction)"
 echo
 echo "raw figures: $out/cache.tsv (medians), $out/cache-rounds.tsv (every round)"
 
@@ -233,13 +245,14 @@ go test -run '^$' -bench MemoryPerEntry ./cache/ | awk '/^Benchmark/ {
 if command -v gnuplot >/dev/null 2>&1; then
 	awk -F'\t' 'NR > 1 && $6 != "n/a" {
 		printf "\"-M %s\"", $1
-		for (i = 3; i <= 6; i++) printf " %.4f", ($i == "n/a") ? 0 : $i / $6
+		for (i = 9; i <= 11; i++) printf " %.4f", ($i == "n/a") ? 0 : $i
+		printf " 1"
 		for (i = 3; i <= 6; i++) printf " %s", $i
 		printf "\n" }' "$out/cache.tsv" > "$work/ratios.dat"
 	gnuplot <<GP
 set terminal pngcairo size 900,440 font ",10"
 set output "$out/cache.png"
-set title "pgbench, cached aggregate, $CLIENTS clients: transactions per second as a fraction of the ceiling (labels: tps)"
+set title "pgbench, cached aggregate, $CLIENTS clients: fraction of the ceiling, median of the rounds (labels: median tps)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
