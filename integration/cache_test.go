@@ -320,6 +320,30 @@ func TestCacheSearchPathSeparates(t *testing.T) {
 	if got := queryString(t, conn, "SELECT v FROM t"); got != sb {
 		t.Fatalf("after the second SET search_path: %s", got)
 	}
+	// The same in the extended protocol, with the same Parse and Bind
+	// every time: a session remembers the key of a repeated Bind, and a
+	// SET must make that stale. Each read runs twice (a miss or a hit on
+	// the other session's entry, then a hit on the remembered key).
+	pc := connectPgconn(t, p.URL("app"), nil)
+	for round := 0; round < 3; round++ {
+		for _, sc := range []string{sa, sb} {
+			if err := pc.Exec(ctxT(t), "SET search_path = "+sc).Close(); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				res := pc.ExecParams(ctxT(t), "SELECT v FROM t WHERE $1::int = 1", [][]byte{[]byte("1")}, nil, nil, nil).Read()
+				if res.Err != nil {
+					t.Fatal(res.Err)
+				}
+				if len(res.Rows) != 1 || string(res.Rows[0][0]) != sc {
+					t.Fatalf("round %d, read %d after SET search_path = %s (extended): %q", round, i, sc, res.Rows)
+				}
+			}
+		}
+	}
+	if s := stats(c); s.Hits < 2+2+10 {
+		t.Fatalf("the extended reads were not served from the cache: %+v", s)
+	}
 }
 
 // The same connection name pointing somewhere else (a reload, another
