@@ -457,13 +457,13 @@ func (rc *resultCache) setCacheMode(set sqltext.Set) error {
 // cache; anything else is forwarded.
 func (rc *resultCache) sync(f backends.Frame) error {
 	key, me, ok := rc.batchKey()
-	var id cache.ID
-	if ok {
-		id, ok = rc.batchID(&key, me)
-	}
 	batch, arena := rc.batch, rc.arena
 	rc.dropBatch(false)
-	if !ok || !rc.quiet() {
+	var id cache.ID
+	if ok = ok && rc.quiet(); ok { // a batch behind another request or in a transaction is not hashed
+		id, ok = rc.batchID(&key, me)
+	}
+	if !ok {
 		if err := rc.restoreUnnamed(batch); err != nil {
 			return err
 		}
@@ -645,7 +645,10 @@ func (rc *resultCache) batchID(key *cache.Key, e *memoEntry) (cache.ID, bool) {
 		return cache.ID{}, false
 	}
 	id := key.IDWith(rc.prefix)
-	if len(key.Bind) <= maxMemoBind && e.remembered {
+	// A text too long for the session's memo is not kept here either:
+	// it would be pinned in memory, and a named statement's entry is
+	// made anew each time, so its ID would not be found again.
+	if len(key.Bind) <= maxMemoBind && len(e.q) <= maxClassifiedText {
 		b := &rc.batchIDs[rc.nextBatchID]
 		rc.nextBatchID = (rc.nextBatchID + 1) % len(rc.batchIDs)
 		b.e, b.ver, b.shape, b.id = e, rc.prefixVer, key.Shape, id
@@ -947,7 +950,7 @@ func (rc *resultCache) classifyEntry(q string) *memoEntry {
 		return e
 	}
 	e := &memoEntry{q: q, ci: cacheability(q, rc.pol.Dialect)}
-	if e.remembered = len(q) <= maxClassifiedText; e.remembered {
+	if len(q) <= maxClassifiedText {
 		if rc.memo == nil || len(rc.memo) >= sessionMemo {
 			rc.memo = make(map[string]*memoEntry, sessionMemo)
 		}
@@ -964,9 +967,6 @@ type memoEntry struct {
 	id    cache.ID
 	idVer uint64
 	hasID bool
-	// remembered: the entry is in the memo, so one text has one entry
-	// while it stays there (what batchID compares).
-	remembered bool
 }
 
 func cacheability(q string, d sqltext.Dialect) cacheInfo {
